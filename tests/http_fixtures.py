@@ -1,0 +1,137 @@
+"""Test helpers for the MNIST download code: a tiny local HTTP server and
+small synthetic IDX files. Nothing here touches the internet.
+
+``LocalFileServer(root)`` serves the files under ``root`` on 127.0.0.1 at a
+free port, in a background thread; ``server.url("m1")`` is the base URL of the
+subfolder ``root/m1``. Paths listed in ``server.forced_status`` (e.g.
+``{"/m1/": 403}``, matched by prefix) get that HTTP status instead.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.server
+import socket
+import threading
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves files from a folder, logs nothing, can force an HTTP status."""
+
+    server: "_Server"
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
+        pass
+
+    def do_GET(self) -> None:
+        self.server.requests.append(self.path)
+        for prefix, status in self.server.forced_status.items():
+            if self.path.startswith(prefix):
+                self.send_error(status)
+                return
+        super().do_GET()
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    requests: list[str]
+    forced_status: dict[str, int]
+
+
+class LocalFileServer:
+    """An HTTP server on 127.0.0.1 serving ``root``; use as a context manager
+    or call ``start()`` / ``stop()``."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        handler = partial(_QuietHandler, directory=str(self.root))
+        self._server = _Server(("127.0.0.1", 0), handler)
+        self._server.requests = []
+        self._server.forced_status = {}
+        self._server.timeout = 5
+        self.port = self._server.server_address[1]
+        # A short poll interval makes stop() quick (serve_forever checks for
+        # shutdown only this often).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self.running = False
+
+    @property
+    def requests(self) -> list[str]:
+        """Paths requested so far, in order."""
+        return self._server.requests
+
+    @property
+    def forced_status(self) -> dict[str, int]:
+        return self._server.forced_status
+
+    def url(self, subdir: str = "") -> str:
+        """Base URL (ending in '/') of ``root/subdir``."""
+        return f"http://127.0.0.1:{self.port}/" + (f"{subdir.strip('/')}/" if subdir else "")
+
+    def start(self) -> "LocalFileServer":
+        self._thread.start()
+        self.running = True
+        return self
+
+    def stop(self) -> None:
+        if self.running:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self.running = False
+        self._server.server_close()
+
+    def __enter__(self) -> "LocalFileServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def closed_port_url() -> str:
+    """A URL on 127.0.0.1 where nothing listens: connecting is refused at once."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
+
+
+# ---------------------------------------------------------------------------
+# Synthetic IDX files
+# ---------------------------------------------------------------------------
+
+MAGIC = {"images": 0x00000803, "labels": 0x00000801}
+
+
+def idx_bytes(kind: str, count: int, seed: int = 0) -> bytes:
+    """Uncompressed IDX bytes of ``count`` random 28x28 images or labels 0-9."""
+    rng = np.random.default_rng(seed)
+    if kind == "images":
+        dims = (count, 28, 28)
+        data = rng.integers(0, 256, size=dims, dtype=np.uint8)
+    else:
+        dims = (count,)
+        data = rng.integers(0, 10, size=dims, dtype=np.uint8)
+    header = MAGIC[kind].to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in dims)
+    return header + data.tobytes()
+
+
+def expected_entry(kind: str, raw: bytes, count: int) -> dict:
+    """An ``EXPECTED`` table entry describing the uncompressed bytes ``raw``."""
+    return {
+        "kind": kind,
+        "count": count,
+        "size": len(raw),
+        "sha256": hashlib.sha256(raw).hexdigest(),
+    }
+
+
+def gz(raw: bytes) -> bytes:
+    """gzip ``raw`` deterministically (mtime 0)."""
+    return gzip.compress(raw, mtime=0)
