@@ -1,0 +1,154 @@
+"""The command line: ``python -m cnn_lib train ...``.
+
+Runs the tutorial's training with its log lines on standard output, a
+progress bar on standard error (when it is a terminal), and a final summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .network import TutorialCNN
+from .training import evaluate, train_tutorial
+
+
+class ProgressBar:
+    """A one-line text progress bar that log lines can print above."""
+
+    def __init__(self, total: int, stream=sys.stderr, enabled: bool | None = None, width: int = 30):
+        self.total = max(total, 1)
+        self.stream = stream
+        self.enabled = stream.isatty() if enabled is None else enabled
+        self.width = width
+        self.done = 0
+        self.start = time.perf_counter()
+
+    def update(self, done: int) -> None:
+        self.done = done
+        if self.enabled and (done % 10 == 0 or done == self.total):
+            fraction = done / self.total
+            filled = int(self.width * fraction)
+            rate = done / max(time.perf_counter() - self.start, 1e-9)
+            self.stream.write(
+                f"\r[{'#' * filled}{'.' * (self.width - filled)}] {done}/{self.total} steps "
+                f"({100 * fraction:3.0f}%, {rate:.0f} images/s)"
+            )
+            self.stream.flush()
+
+    def log(self, line: str) -> None:
+        """Print ``line`` on standard output without leaving a half bar behind."""
+        if self.enabled:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+        print(line, flush=True)
+        if self.enabled and 0 < self.done < self.total:
+            self.update(self.done)
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not np.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m cnn_lib",
+        description="Train the CNN of Victor Zhou's tutorial with NumPy loops.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser(
+        "train", help="train (and test) the tutorial's CNN",
+        description="Train the tutorial's CNN: Conv3x3 (8 filters) -> MaxPool2 -> Softmax, SGD, one image at a time.",
+    )
+    train.add_argument("--epochs", type=non_negative_int, default=3, help="passes over the training images (default 3; 0 only tests)")
+    train.add_argument("--lr", type=positive_float, default=0.005, help="SGD learning rate (default 0.005)")
+    train.add_argument("--train-size", type=positive_int, default=1000, help="first N training images (default 1000)")
+    train.add_argument("--test-size", type=positive_int, default=1000, help="first N test images (default 1000)")
+    train.add_argument("--seed", type=int, default=0, help="seed for the initial weights and shuffles (default 0)")
+    train.add_argument("--data", choices=("subset", "full"), default="subset",
+                       help="'subset': the 1,000+1,000 images shipped with the package (offline); "
+                            "'full': all of MNIST from MNIST_DIR or a verified, cached download")
+    train.add_argument("--save", metavar="PATH.npz", help="save the trained weights here")
+    train.add_argument("--load", metavar="PATH.npz", help="start from these saved weights")
+    train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                       help="show a progress bar on standard error (default: when it is a terminal)")
+    return parser
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from .data import MNISTDataError, load_mnist
+
+    try:
+        train_images, train_labels, test_images, test_labels = load_mnist(
+            args.data, train_size=args.train_size, test_size=args.test_size
+        )
+    except (MNISTDataError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+    net = None
+    if args.load:
+        try:
+            net = load_checkpoint(args.load, TutorialCNN(np.random.default_rng(args.seed)))
+        except CheckpointError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+
+    bar = ProgressBar(args.epochs * len(train_images), enabled=args.progress)
+    start = time.perf_counter()
+    net, history = train_tutorial(
+        train_images, train_labels, test_images, test_labels,
+        num_epochs=args.epochs, lr=args.lr, seed=args.seed, net=net,
+        log=bar.log, on_step=lambda epoch, i: bar.update(epoch * len(train_images) + i + 1),
+    )
+    bar.close()
+    seconds = time.perf_counter() - start
+
+    images_seen = args.epochs * len(train_images) + len(test_images)
+    print(
+        f"\nSummary: {args.epochs} epoch(s) on {len(train_images)} {args.data} training images, "
+        f"lr {args.lr}, seed {args.seed}: test accuracy {history.test.accuracy:.3f} "
+        f"(loss {history.test.loss:.3f}) on {len(test_images)} test images; "
+        f"{seconds:.1f} s ({images_seen / max(seconds, 1e-9):.0f} images/s)."
+    )
+    if args.save:
+        try:
+            path = save_checkpoint(net, args.save)
+        except (CheckpointError, OSError) as error:
+            print(f"error: could not save the checkpoint: {error}", file=sys.stderr)
+            return 2
+        print(f"Saved the weights to {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "train":
+        return run_train(args)
+    return 2  # unreachable: argparse requires a command
