@@ -4,7 +4,7 @@ Two sources of data are available:
 
 * **The shipped subset** (``load_subset``): the first 1,000 training images and
   the first 1,000 test images of MNIST, stored inside this package in
-  ``cnn_lib/data/mnist_subset.npz``. It needs no internet and no extra files,
+  ``cnn_lib/mnist_subset.npz``. It needs no internet and no extra files,
   and it is what the notebooks train on by default.
 * **The full dataset** (``load_full``): all 60,000 training and 10,000 test
   images, read from the four standard MNIST ``.gz`` files. They are looked for,
@@ -136,7 +136,7 @@ _MAGIC = {"images": 0x00000803, "labels": 0x00000801}
 IMAGE_SIDE = 28
 
 #: The subset shipped with the package, and how many images of each split it holds.
-SUBSET_PATH: Path = Path(__file__).resolve().with_name("data") / "mnist_subset.npz"
+SUBSET_PATH: Path = Path(__file__).resolve().with_name("mnist_subset.npz")
 SUBSET_SIZE = 1000
 _SUBSET_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
 
@@ -169,7 +169,7 @@ def load_subset(path: str | os.PathLike | None = None) -> Arrays:
 
     Args:
         path: the ``.npz`` file to read; defaults to ``SUBSET_PATH``
-            (``cnn_lib/data/mnist_subset.npz``). Only tests need to change it.
+            (``cnn_lib/mnist_subset.npz``). Only tests need to change it.
 
     Returns:
         ``(train_images, train_labels, test_images, test_labels)``:

@@ -133,7 +133,7 @@ def test_subset_shapes_dtypes_and_ranges():
 
 
 def test_subset_file_is_small_and_in_the_package():
-    assert data.SUBSET_PATH == Path(data.__file__).resolve().parent / "data" / "mnist_subset.npz"
+    assert data.SUBSET_PATH == Path(data.__file__).resolve().parent / "mnist_subset.npz"
     assert data.SUBSET_PATH.stat().st_size < 1_000_000
 
 
