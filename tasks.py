@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Set up the project and run it, with nothing but Python >= 3.10.
+
+    python3 tasks.py lab    # set up, then open the notebook series in JupyterLab
+    python3 tasks.py test   # set up, then run every test (pytest + nbval)
+    python3 tasks.py train  # set up, then run the tutorial's training (python -m cnn_lib train)
+
+"Set up" means: create the virtual environment ``.venv`` in this folder (once)
+and install the project into it from ``pyproject.toml`` (again only when that
+file changes). Extra arguments are passed on to JupyterLab, pytest or the
+trainer. This file uses the standard library only, so it runs before anything
+is installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".installed-from"
+
+
+def venv_python() -> Path:
+    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def setup() -> Path:
+    """Create ``.venv`` and install the project with its lab and test extras."""
+    if sys.version_info < (3, 10):
+        sys.exit(f"cnn-from-scratch needs Python >= 3.10, but this is {sys.version.split()[0]}.")
+    python = venv_python()
+    if not python.exists():
+        print(f"Creating the virtual environment {VENV} ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if not STAMP.exists() or STAMP.read_text().strip() != wanted:
+        print("Installing the project and its dependencies into .venv ...", flush=True)
+        pip = [str(python), "-m", "pip", "--disable-pip-version-check"]
+        run(pip + ["install", "--quiet", "--upgrade", "pip"])
+        run(pip + ["install", "--quiet", "--editable", f"{ROOT}[dev]"])
+        STAMP.write_text(wanted + "\n")
+    return python
+
+
+def run(command: list[str]) -> None:
+    result = subprocess.run(command, cwd=ROOT)
+    if result.returncode != 0:
+        sys.exit(result.returncode)
+
+
+def is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def main(argv: list[str]) -> None:
+    if not argv or argv[0] not in ("lab", "test", "train", "setup"):
+        sys.exit(__doc__)
+    task, extra = argv[0], argv[1:]
+    python = setup()
+    if task == "lab":
+        command = [str(python), "-m", "jupyter", "lab", f"--notebook-dir={ROOT / 'notebooks'}"]
+        if is_root():  # JupyterLab refuses to run as root without this flag
+            command.append("--allow-root")
+        os.execv(command[0], command + extra)
+    elif task == "test":
+        os.chdir(ROOT)
+        os.execv(str(python), [str(python), "-m", "pytest", *extra])
+    elif task == "train":
+        os.chdir(ROOT)
+        os.execv(str(python), [str(python), "-m", "cnn_lib", "train", *extra])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
