@@ -1,0 +1,147 @@
+"""Plots and displays shared by the notebooks, so no notebook copies another's code.
+
+Every function returns the matplotlib ``Figure`` it made; the notebook shows
+it with ``plt.show()`` and may export it with ``save_figure``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+DIGITS = list(range(10))
+
+
+def figures_dir() -> Path:
+    """The repository's ``figures/`` folder (or ``./figures`` outside a checkout)."""
+    repo_figures = Path(__file__).resolve().parent.parent / "figures"
+    return repo_figures if repo_figures.is_dir() else Path.cwd() / "figures"
+
+
+def save_figure(fig: plt.Figure, name: str) -> Path:
+    """Save ``fig`` as ``figures/<name>.png``, byte-for-byte the same on every run."""
+    path = figures_dir() / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight", metadata={"Software": None})
+    return path
+
+
+def show_source(obj):
+    """Display the source code of a ``cnn_lib`` function, class or method, highlighted.
+
+    The notebooks show the library's code this way rather than copying it, so
+    the text and the code cannot drift apart.
+    """
+    from IPython.display import Code
+
+    return Code(inspect.getsource(obj), language="python")
+
+
+def symmetric_limit(values: np.ndarray) -> float:
+    """The largest absolute value, for colour scales centred on zero."""
+    limit = float(np.max(np.abs(values)))
+    return limit if limit > 0 else 1.0
+
+
+def plot_digit(image: np.ndarray, title: str, ax: plt.Axes | None = None, colorbar: bool = True,
+               unit: str = "pixel value") -> plt.Figure:
+    """Show one grey-scale image (shape ``(h, w)``) with a labelled colour bar."""
+    fig, ax = _figure_and_axes(ax, (3.6, 3.2))
+    shown = ax.imshow(image, cmap="gray")
+    ax.set_title(title)
+    ax.set_xlabel("column j")
+    ax.set_ylabel("row i")
+    if colorbar:
+        fig.colorbar(shown, ax=ax, label=unit, fraction=0.046, pad=0.04)
+    return fig
+
+
+def plot_filters(filters: np.ndarray, title: str, limit: float | None = None) -> plt.Figure:
+    """Show ``filters`` of shape ``(num_filters, k, k)`` side by side on one diverging scale."""
+    num_filters = filters.shape[0]
+    limit = symmetric_limit(filters) if limit is None else limit
+    fig, axes = plt.subplots(1, num_filters, figsize=(1.3 * num_filters + 1, 1.9))
+    for f, ax in enumerate(np.atleast_1d(axes)):
+        shown = ax.imshow(filters[f], cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_title(f"filter {f}", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(shown, ax=axes, label="weight", fraction=0.02, pad=0.02)
+    fig.suptitle(title, y=1.02)
+    return fig
+
+
+def plot_feature_maps(maps: np.ndarray, title: str, cmap: str = "RdBu_r",
+                      unit: str = "activation") -> plt.Figure:
+    """Show the channels of ``maps`` (shape ``(h, w, num_channels)``) in a row, one shared scale."""
+    num_channels = maps.shape[2]
+    limit = symmetric_limit(maps)
+    vmin = -limit if cmap == "RdBu_r" else float(np.min(maps))
+    fig, axes = plt.subplots(1, num_channels, figsize=(1.6 * num_channels + 1, 2.1))
+    for c, ax in enumerate(np.atleast_1d(axes)):
+        shown = ax.imshow(maps[:, :, c], cmap=cmap, vmin=vmin, vmax=limit)
+        ax.set_title(f"map {c}", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(shown, ax=axes, label=unit, fraction=0.02, pad=0.02)
+    fig.suptitle(title, y=1.02)
+    return fig
+
+
+def plot_probabilities(probabilities: np.ndarray, label: int, title: str,
+                       ax: plt.Axes | None = None) -> plt.Figure:
+    """Bar chart of the 10 class probabilities, the true digit's bar highlighted."""
+    fig, ax = _figure_and_axes(ax, (5, 2.8))
+    colors = ["tab:orange" if digit == label else "tab:blue" for digit in DIGITS]
+    ax.bar(DIGITS, probabilities, color=colors)
+    ax.axhline(0.1, color="gray", linestyle="--", linewidth=1, label="uniform guess 1/10")
+    ax.set_xticks(DIGITS)
+    ax.set_xlabel(f"digit (orange: the true label {label})")
+    ax.set_ylabel("probability")
+    ax.set_ylim(0, max(0.2, float(np.max(probabilities)) * 1.1))
+    ax.set_title(title)
+    ax.legend(loc="upper right", fontsize=8)
+    return fig
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int = 10) -> np.ndarray:
+    """Counts ``(num_classes, num_classes)``: row = true digit, column = predicted digit."""
+    matrix = np.zeros((num_classes, num_classes), dtype=int)
+    np.add.at(matrix, (np.asarray(labels, dtype=int), np.asarray(predictions, dtype=int)), 1)
+    return matrix
+
+
+def plot_confusion_matrix(matrix: np.ndarray, title: str) -> plt.Figure:
+    """Show a confusion matrix with its counts written in the cells."""
+    fig, ax = plt.subplots(figsize=(5.6, 4.8))
+    shown = ax.imshow(matrix, cmap="Blues")
+    for (i, j), count in np.ndenumerate(matrix):
+        if count:
+            ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
+                    color="white" if count > matrix.max() / 2 else "black")
+    ax.set_xticks(DIGITS)
+    ax.set_yticks(DIGITS)
+    ax.set_xlabel("predicted digit")
+    ax.set_ylabel("true digit")
+    ax.set_title(title)
+    fig.colorbar(shown, ax=ax, label="number of test images", fraction=0.046, pad=0.04)
+    return fig
+
+
+def moving_average(values: np.ndarray, window: int) -> np.ndarray:
+    """Mean of each run of ``window`` consecutive values (length ``len(values) - window + 1``)."""
+    values = np.asarray(values, dtype=float)
+    if not 1 <= window <= len(values):
+        raise ValueError(f"window must be between 1 and {len(values)}, but got {window}.")
+    cumulative = np.cumsum(np.insert(values, 0, 0.0))
+    return (cumulative[window:] - cumulative[:-window]) / window
+
+
+def _figure_and_axes(ax: plt.Axes | None, figsize: tuple[float, float]) -> tuple[plt.Figure, plt.Axes]:
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax
+    return ax.figure, ax
