@@ -7,6 +7,7 @@ progress bar on standard error (when it is a terminal), and a final summary.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 
@@ -149,6 +150,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # e.g. "Downloading ..." for --data full
     if args.command == "train":
         return run_train(args)
     return 2  # unreachable: argparse requires a command

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -153,8 +154,9 @@ def test_damaged_or_wrong_checkpoints_get_clear_errors(tmp_path):
         load_checkpoint(tmp_path / "missing.npz")
 
 
-def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cnn_lib", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+def run_cli(*args: str, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cnn_lib", *args], capture_output=True, text=True,
+                          env=env, timeout=300)
 
 
 def test_cli_trains_saves_and_loads(tmp_path):
@@ -191,3 +193,19 @@ def test_cli_reports_bad_arguments_and_files(tmp_path):
     result = run_cli("train", "--train-size", "5000")
     assert result.returncode == 2
     assert "5000" in result.stderr
+
+
+def test_cli_full_data_from_mnist_dir(shared_mnist_dir):
+    env = {**os.environ, "MNIST_DIR": str(shared_mnist_dir)}
+    result = run_cli("train", "--data", "full", "--epochs", "1", "--train-size", "100",
+                     "--test-size", "50", "--no-progress", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Summary: 1 epoch(s) on 100 full training images" in result.stdout
+    assert "on 50 test images" in result.stdout
+
+
+def test_cli_full_data_missing_gives_a_clear_error(tmp_path):
+    env = {**os.environ, "MNIST_DIR": str(tmp_path)}
+    result = run_cli("train", "--data", "full", "--epochs", "0", env=env)
+    assert result.returncode == 2
+    assert "MNIST_DIR" in result.stderr and "train-images-idx3-ubyte.gz" in result.stderr
