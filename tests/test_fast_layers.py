@@ -1,0 +1,262 @@
+"""The fast batched layers: equal to the loop layers, gradient-checked, float32 vs float64."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnn_lib import Conv3x3, MaxPool2, Softmax
+from cnn_lib.fast_layers import Conv, Dense, Flatten, MaxPool2x2, ReLU, SoftmaxCrossEntropy
+from cnn_lib.gradcheck import numerical_gradient, rel_error
+
+EXACT = 1e-10      # fast vs loop layers, float64
+TOLERANCE = 1e-7   # gradient checks, float64
+
+
+def rng(seed: int = 0) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+# --- equality with the readable loop layers ------------------------------------------------
+
+def conv_pair(seed=0, num_filters=4):
+    loop = Conv3x3(num_filters, rng(seed))
+    fast = Conv(1, num_filters, 3, rng(seed), np.float64, bias=False)
+    return loop, fast
+
+
+def test_conv_starts_with_the_tutorials_filters():
+    loop, fast = conv_pair()
+    assert fast.filters.shape == (4, 3, 3, 1)
+    np.testing.assert_array_equal(fast.filters[..., 0], loop.filters)
+
+
+def test_conv_equals_conv3x3_per_image_and_for_a_batch():
+    loop, fast = conv_pair(1)
+    X = rng(2).standard_normal((3, 9, 8))
+    G = rng(3).standard_normal((3, 7, 6, 4))
+    out = fast.forward(X[..., None])
+    d_input = fast.backward(G)
+    d_filters_sum = np.zeros_like(loop.filters)
+    for k in range(3):
+        np.testing.assert_allclose(loop.forward(X[k]), out[k], rtol=0, atol=EXACT)
+        np.testing.assert_allclose(loop.backward(G[k]), d_input[k, ..., 0], rtol=0, atol=EXACT)
+        d_filters_sum += loop.d_L_d_filters
+    # the batch's filter gradient is the sum of the per-image gradients
+    np.testing.assert_allclose(fast.d_L_d_filters[..., 0], d_filters_sum, rtol=0, atol=EXACT)
+
+
+def test_conv_with_zero_bias_equals_conv3x3():
+    loop = Conv3x3(2, rng(4))
+    fast = Conv(1, 2, 3, rng(4), np.float64, bias=True)
+    X = rng(5).standard_normal((1, 6, 6, 1))
+    np.testing.assert_allclose(fast.forward(X)[0], loop.forward(X[0, ..., 0]), rtol=0, atol=EXACT)
+    G = rng(6).standard_normal((1, 4, 4, 2))
+    np.testing.assert_allclose(fast.backward(G)[0, ..., 0], loop.backward(G[0]), rtol=0, atol=EXACT)
+    np.testing.assert_allclose(fast.d_L_d_biases, G.sum(axis=(0, 1, 2)), rtol=0, atol=EXACT)
+
+
+def tied_batch() -> np.ndarray:
+    """Values on a coarse grid, so that many 2x2 windows hold tied maxima."""
+    x = np.round(rng(7).standard_normal((3, 6, 8, 2)))
+    x[0, :2, :2, 0] = 1.0  # one window of four equal maxima
+    return x
+
+
+@pytest.mark.parametrize("ties", ["first", "all"])
+def test_maxpool_equals_maxpool2_with_ties(ties):
+    X = tied_batch()
+    G = rng(8).standard_normal((3, 3, 4, 2))
+    fast = MaxPool2x2(ties=ties)
+    out = fast.forward(X)
+    d_input = fast.backward(G)
+    for k in range(3):
+        loop = MaxPool2(ties=ties)
+        np.testing.assert_array_equal(loop.forward(X[k]), out[k])
+        np.testing.assert_array_equal(loop.backward(G[k]), d_input[k])
+
+
+def test_maxpool_first_tie_rule_on_a_tied_window():
+    x = np.full((1, 2, 4, 1), -0.5)
+    x[0, 1, 3, 0] = 0.25
+    for ties, expected in (("first", [[2.0, 0, 0, 0], [0, 0, 0, 3.0]]),
+                           ("all", [[2.0, 2.0, 0, 0], [2.0, 2.0, 0, 3.0]])):
+        pool = MaxPool2x2(ties=ties)
+        pool.forward(x)
+        np.testing.assert_array_equal(pool.backward(np.array([[[[2.0], [3.0]]]]))[0, :, :, 0], expected)
+
+
+def test_dense_softmax_cross_entropy_equals_softmax_per_image_and_batch_mean():
+    loop = Softmax(18, 10, rng(9))
+    loop.biases[:] = rng(10).standard_normal(10)
+    dense = Dense(18, 10, rng(9), np.float64)
+    dense.biases[:] = loop.biases
+    np.testing.assert_array_equal(dense.weights, loop.weights)
+    loss_layer = SoftmaxCrossEntropy()
+    X = rng(11).standard_normal((4, 3, 3, 2))
+    labels = np.array([3, 0, 9, 3])
+
+    flat = Flatten()
+    loss = loss_layer.forward(dense.forward(flat.forward(X)), labels)
+    d_input = flat.backward(dense.backward(loss_layer.backward()))
+
+    losses, sum_w, sum_b = [], np.zeros_like(loop.weights), np.zeros_like(loop.biases)
+    for k in range(4):
+        p = loop.forward(X[k])
+        np.testing.assert_allclose(loss_layer.probabilities[k], p, rtol=0, atol=EXACT)
+        losses.append(-np.log(p[labels[k]]))
+        d_L_d_out = np.zeros(10)
+        d_L_d_out[labels[k]] = -1 / p[labels[k]]
+        # the readable gradient is for one image's loss -ln p_c; the batch loss is the mean
+        np.testing.assert_allclose(loop.backward(d_L_d_out) / 4, d_input[k], rtol=0, atol=EXACT)
+        sum_w += loop.d_L_d_w
+        sum_b += loop.d_L_d_b
+    assert loss == pytest.approx(np.mean(losses), abs=EXACT)
+    np.testing.assert_allclose(dense.d_L_d_weights, sum_w / 4, rtol=0, atol=EXACT)
+    np.testing.assert_allclose(dense.d_L_d_biases, sum_b / 4, rtol=0, atol=EXACT)
+
+
+# --- gradient checks ------------------------------------------------------------------------
+
+def check_layer(layer, X, seed=0, h=1e-5):
+    """Relative errors of d_L_d_input and every parameter gradient, for L = sum(forward(X) * G)."""
+    G = rng(seed + 100).standard_normal(layer.forward(X).shape)
+
+    def loss(_=None):
+        return float(np.sum(layer.forward(X) * G))
+
+    errors = {"input": rel_error(_backward(layer, X, G), numerical_gradient(loss, X, h))}
+    for name, param in layer.params().items():
+        numeric = numerical_gradient(loss, param, h)
+        _backward(layer, X, G)
+        errors[name] = rel_error(layer.grads()[name], numeric)
+    return errors
+
+
+def _backward(layer, X, G):
+    layer.forward(X)
+    return layer.backward(G)
+
+
+@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize("in_channels, num_filters, k", [(1, 3, 3), (3, 2, 3), (2, 4, 5), (2, 2, 1)])
+def test_conv_gradients(seed, in_channels, num_filters, k):
+    conv = Conv(in_channels, num_filters, k, rng(seed), np.float64, init="he")
+    conv.biases[:] = rng(seed + 1).standard_normal(num_filters)
+    X = rng(seed + 2).standard_normal((2, k + 3, k + 2, in_channels))
+    errors = check_layer(conv, X, seed)
+    assert set(errors) == {"input", "filters", "biases"}
+    assert max(errors.values()) < TOLERANCE, errors
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_maxpool_relu_flatten_gradients_without_ties(seed):
+    X = rng(seed).standard_normal((2, 4, 6, 3))  # continuous values: no ties, no zeros
+    for layer in (MaxPool2x2(), MaxPool2x2(ties="all"), ReLU(), Flatten()):
+        assert check_layer(layer, X, seed)["input"] < TOLERANCE, layer
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_dense_gradients(seed):
+    dense = Dense(7, 5, rng(seed), np.float64, init="he")
+    dense.biases[:] = rng(seed + 1).standard_normal(5)
+    errors = check_layer(dense, rng(seed + 2).standard_normal((3, 7)), seed)
+    assert set(errors) == {"input", "weights", "biases"}
+    assert max(errors.values()) < TOLERANCE, errors
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_softmax_cross_entropy_gradient_and_stability(seed):
+    layer = SoftmaxCrossEntropy()
+    scores = rng(seed).standard_normal((5, 10))  # moderate scores: no tiny gradients lost to round-off
+    labels = rng(seed + 1).integers(0, 10, 5)
+    layer.forward(scores, labels)
+    analytic = layer.backward()
+    numeric = numerical_gradient(lambda s: layer.forward(s, labels), scores)
+    assert rel_error(analytic, numeric) < TOLERANCE
+    p = layer.probabilities
+    np.testing.assert_allclose(analytic, (p - np.eye(10)[labels]) / 5, atol=1e-15)
+    huge = SoftmaxCrossEntropy().forward(np.array([[1000.0, -1000.0, 999.0]]), np.array([2]))
+    assert huge == pytest.approx(np.log(1 + np.e), rel=1e-12)
+
+
+def test_gradient_check_catches_a_wrong_fast_gradient():
+    class Wrong(Conv):
+        def backward(self, d_L_d_out):
+            super().backward(d_L_d_out)
+            self.d_L_d_filters = self.d_L_d_filters * 1.01
+            return super().backward(d_L_d_out) if False else np.zeros(self.cache[0])
+
+    errors = check_layer(Wrong(1, 2, 3, rng(0), bias=False), rng(1).standard_normal((1, 5, 5, 1)))
+    assert errors["input"] > 0.5 and errors["filters"] > 1e-3
+
+
+# --- float32 -------------------------------------------------------------------------------
+
+def test_float32_layers_match_float64():
+    X = rng(12).standard_normal((4, 12, 12, 2))
+    layers = {}
+    for dtype in (np.float32, np.float64):
+        r = rng(13)
+        layers[dtype] = [Conv(2, 4, 3, r, dtype, init="he"), ReLU(dtype), MaxPool2x2(dtype=dtype),
+                         Flatten(dtype), Dense(100, 10, r, dtype, init="he")]
+    outs = {}
+    for dtype, stack in layers.items():
+        out = X.astype(dtype)
+        for layer in stack:
+            out = layer.forward(out)
+        assert out.dtype == dtype
+        gradient = np.ones_like(out)
+        for layer in reversed(stack):
+            gradient = layer.backward(gradient)
+        assert gradient.dtype == dtype
+        outs[dtype] = (out, gradient, stack[0].d_L_d_filters)
+    for a, b in zip(outs[np.float32], outs[np.float64]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+# --- shapes, initialisation and bad input ---------------------------------------------------
+
+def test_shapes_and_he_initialisation():
+    conv = Conv(16, 32, 5, rng(0), np.float32, init="he")
+    assert conv.filters.shape == (32, 5, 5, 16) and conv.filters.dtype == np.float32
+    assert conv.forward(np.zeros((2, 12, 12, 16))).shape == (2, 8, 8, 32)
+    assert np.std(conv.filters) == pytest.approx(np.sqrt(2 / 400), rel=0.05)
+    dense = Dense(1352, 10, rng(0))
+    np.testing.assert_array_equal(dense.weights, rng(0).standard_normal((1352, 10)) / 1352)
+    first = Conv(1, 8, 3, rng(0), bias=False, compute_input_grad=False)
+    first.forward(np.zeros((1, 5, 5, 1)))
+    assert first.backward(np.ones((1, 3, 3, 8))) is None
+    assert set(first.params()) == {"filters"}
+
+
+@pytest.mark.parametrize(
+    "layer, value, message",
+    [
+        (Conv(1, 2), np.zeros((28, 28)), r"4 dimensions .*add the batch axis"),
+        (Conv(3, 2), np.zeros((1, 5, 5, 1)), r"3 input channel"),
+        (Conv(1, 2, 5), np.zeros((1, 4, 9, 1)), r"at least 5x5"),
+        (MaxPool2x2(), np.zeros((1, 5, 4, 2)), r"even, non-zero height and width"),
+        (Dense(10, 3), np.zeros((2, 9)), r"input_len = 10"),
+        (Conv(1, 2), np.array([[[["a"]]]]), r"numeric array"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(layer, value, message):
+    with pytest.raises(ValueError, match=message):
+        layer.forward(value)
+
+
+def test_backward_before_forward_and_wrong_shapes():
+    with pytest.raises(RuntimeError, match="before forward"):
+        Conv(1, 2).backward(np.zeros((1, 3, 3, 2)))
+    pool = MaxPool2x2()
+    pool.forward(np.zeros((1, 4, 4, 1)))
+    with pytest.raises(ValueError, match=r"\(1, 2, 2, 1\), but got \(1, 2, 2, 2\)"):
+        pool.backward(np.zeros((1, 2, 2, 2)))
+    with pytest.raises(ValueError, match="labels must be"):
+        SoftmaxCrossEntropy().forward(np.zeros((2, 10)), np.array([1, 10]))
+    for bad in (0, -1, 2.5):
+        with pytest.raises(ValueError, match="positive integer"):
+            Conv(1, bad)
+    with pytest.raises(ValueError, match="dtype"):
+        Dense(2, 2, dtype=np.int32)
