@@ -1,7 +1,9 @@
-"""The command line: ``python -m cnn_lib train ...``.
+"""The command line: ``python -m cnn_lib train ...`` and ``python -m cnn_lib bench``.
 
-Runs the tutorial's training with its log lines on standard output, a
-progress bar on standard error (when it is a terminal), and a final summary.
+``train`` runs the tutorial's training with its log lines on standard output,
+a progress bar on standard error (when it is a terminal), and a final summary.
+With ``--batch-size`` (or ``--model``/``--optimizer``) it trains a fast batched
+model instead (``cnn_lib.models``). ``bench`` measures training speed.
 """
 
 from __future__ import annotations
@@ -21,22 +23,34 @@ from .training import evaluate, train_tutorial
 class ProgressBar:
     """A one-line text progress bar that log lines can print above."""
 
-    def __init__(self, total: int, stream=sys.stderr, enabled: bool | None = None, width: int = 30):
+    def __init__(self, total: int, stream=sys.stderr, enabled: bool | None = None, width: int = 30,
+                 unit: str = "steps", every: int = 10, min_interval: float = 0.0):
         self.total = max(total, 1)
         self.stream = stream
         self.enabled = stream.isatty() if enabled is None else enabled
         self.width = width
+        self.unit = unit
+        self.every = every
+        self.min_interval = min_interval
+        self.last_drawn = -float("inf")
         self.done = 0
         self.start = time.perf_counter()
 
     def update(self, done: int) -> None:
         self.done = done
-        if self.enabled and (done % 10 == 0 or done == self.total):
+        if not self.enabled:
+            return
+        if self.min_interval:  # batches: redraw at most every min_interval seconds
+            now = time.perf_counter()
+            if now - self.last_drawn < self.min_interval and done != self.total:
+                return
+            self.last_drawn = now
+        if done % self.every == 0 or done == self.total:
             fraction = done / self.total
             filled = int(self.width * fraction)
             rate = done / max(time.perf_counter() - self.start, 1e-9)
             self.stream.write(
-                f"\r[{'#' * filled}{'.' * (self.width - filled)}] {done}/{self.total} steps "
+                f"\r[{'#' * filled}{'.' * (self.width - filled)}] {done}/{self.total} {self.unit} "
                 f"({100 * fraction:3.0f}%, {rate:.0f} images/s)"
             )
             self.stream.flush()
@@ -88,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train the tutorial's CNN: Conv3x3 (8 filters) -> MaxPool2 -> Softmax, SGD, one image at a time.",
     )
     train.add_argument("--epochs", type=non_negative_int, default=3, help="passes over the training images (default 3; 0 only tests)")
-    train.add_argument("--lr", type=positive_float, default=0.005, help="SGD learning rate (default 0.005)")
+    train.add_argument("--lr", type=positive_float, default=None,
+                       help="learning rate (default 0.005 for the loop run; with --batch-size: "
+                            "0.1 for sgd, 0.02 for momentum, 0.001 for adam)")
     train.add_argument("--train-size", type=positive_int, default=1000, help="first N training images (default 1000)")
     train.add_argument("--test-size", type=positive_int, default=1000, help="first N test images (default 1000)")
     train.add_argument("--seed", type=int, default=0, help="seed for the initial weights and shuffles (default 0)")
@@ -99,12 +115,27 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--load", metavar="PATH.npz", help="start from these saved weights")
     train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                        help="show a progress bar on standard error (default: when it is a terminal)")
+    fast = train.add_argument_group(
+        "fast batched training", "Any of these options trains a fast batched model (cnn_lib.models) instead of "
+        "the tutorial's loop layers; the mean loss of each batch drives one optimiser step.")
+    fast.add_argument("--batch-size", type=positive_int, default=None, help="images per batch (default 64)")
+    fast.add_argument("--model", choices=("tutorial", "deep"), default=None,
+                      help="'tutorial': the tutorial's network; 'deep': LeNet-like, about 99%% on full MNIST (default tutorial)")
+    fast.add_argument("--optimizer", choices=("sgd", "momentum", "adam"), default=None, help="(default sgd)")
+    fast.add_argument("--dtype", choices=("float32", "float64"), default=None, help="(default float32)")
+
+    bench = commands.add_parser(
+        "bench", help="measure training speed: loop layers, fast layers, PyTorch if installed",
+        description="Print one table of training images/s: the loop layers, the fast tutorial model at batch 1 "
+                    "and 64 in float32 and float64, the deep model, and PyTorch on the CPU if it is importable.")
+    bench.add_argument("--quick", action="store_true", help="tiny measurements (for tests; the numbers are rough)")
     return parser
 
 
 def run_train(args: argparse.Namespace) -> int:
     from .data import MNISTDataError, load_mnist
 
+    fast = any(value is not None for value in (args.batch_size, args.model, args.optimizer, args.dtype))
     try:
         train_images, train_labels, test_images, test_labels = load_mnist(
             args.data, train_size=args.train_size, test_size=args.test_size
@@ -112,6 +143,9 @@ def run_train(args: argparse.Namespace) -> int:
     except (MNISTDataError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if fast:
+        return run_fast_train(args, train_images, train_labels, test_images, test_labels)
+    args.lr = 0.005 if args.lr is None else args.lr
 
     net = None
     if args.load:
@@ -148,9 +182,62 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_fast_train(args: argparse.Namespace, train_images, train_labels, test_images, test_labels) -> int:
+    """``train`` with the fast batched layers: mini-batches, any model and optimiser."""
+    from .models import MODELS, evaluate, fit
+    from .optim import make_optimizer
+
+    name, optimizer_name = args.model or "tutorial", args.optimizer or "sgd"
+    batch_size, dtype = args.batch_size or 64, np.dtype(args.dtype or "float32")
+    rng = np.random.default_rng(args.seed)
+    model = MODELS[name](rng, dtype)
+    if args.load:
+        try:
+            model = load_checkpoint(args.load, model)
+        except CheckpointError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    optimizer = make_optimizer(optimizer_name, args.lr)
+    print(f"Fast {name} model ({model.num_params()} weights, {dtype.name}), {optimizer}, batch size {batch_size}",
+          flush=True)
+
+    n = len(train_images)
+    bar = ProgressBar(args.epochs * n, enabled=args.progress, unit="images", every=1, min_interval=0.1)
+    start = time.perf_counter()
+    history = fit(model, train_images, train_labels, batch_size=batch_size, num_epochs=args.epochs,
+                  optimizer=optimizer, rng=rng, log=bar.log,
+                  on_batch=lambda epoch, done: bar.update(epoch * n + done))
+    bar.close()
+    test = evaluate(model, test_images, test_labels)
+    seconds = time.perf_counter() - start
+    print("\n--- Testing the CNN ---")
+    print("Test Loss: %s" % test.loss)
+    print("Test Accuracy: %s" % test.accuracy)
+    images_seen = args.epochs * n + len(test_images)
+    print(
+        f"\nSummary: {args.epochs} epoch(s) on {n} {args.data} training images, {name} model, "
+        f"{optimizer_name} lr {optimizer.lr}, batch size {batch_size}, {dtype.name}, seed {args.seed}: "
+        f"test accuracy {test.accuracy:.4f} (loss {test.loss:.4f}) on {len(test_images)} test images; "
+        f"{seconds:.1f} s ({images_seen / max(seconds, 1e-9):.0f} images/s; "
+        f"training {history.images_per_second:.0f} images/s)."
+    )
+    if args.save:
+        try:
+            path = save_checkpoint(model, args.save)
+        except (CheckpointError, OSError) as error:
+            print(f"error: could not save the checkpoint: {error}", file=sys.stderr)
+            return 2
+        print(f"Saved the weights to {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # e.g. "Downloading ..." for --data full
     if args.command == "train":
         return run_train(args)
+    if args.command == "bench":
+        from .bench import run_bench
+
+        return run_bench(quick=args.quick)
     return 2  # unreachable: argparse requires a command
