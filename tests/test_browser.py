@@ -1,0 +1,173 @@
+"""Every notebook of the series opens, runs and renders in JupyterLab in a real (headless) browser.
+
+One JupyterLab server and one Chromium serve all notebooks in turn. The server serves a temporary
+copy of ``notebooks/``; afterwards the copy and the repository's notebooks must still hold the
+same bytes (nothing saved them), and so must the notebook's own figures in ``figures/``
+(``<notebook name>_*.png``: the notebooks re-export their plots, byte for byte the same). What counts as a problem on the page is listed in
+``tests/lab_browser.py``. Screenshots go to ``test-artifacts/browser/`` (git-ignored).
+
+These tests carry the ``browser`` marker: ``pytest -m "not browser"`` leaves them out. They need
+Debian's Chromium and the ``playwright`` package (``python3 tasks.py test`` installs both when it
+can). Without them they skip, except under CI (``CI`` set), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+try:
+    import lab_browser
+except ImportError:  # imported as part of a package
+    from . import lab_browser
+
+pytestmark = pytest.mark.browser
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+ARTIFACTS = REPO_ROOT / "test-artifacts" / "browser"
+RUN_TIMEOUT = 180.0  # seconds for Run All in one notebook; the slowest (training) needs ~30 s
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def unavailable(reason: str) -> None:
+    """Skip, with the reason; but under CI a browser test that cannot run is a failure."""
+    if in_ci():
+        pytest.fail(f"browser tests cannot run in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def digests(folder: Path, pattern: str) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob(pattern))}
+
+
+class Session:
+    def __init__(self, lab, browser, site: Path):
+        self.lab, self.browser, self.site = lab, browser, site
+        # The served copies' bytes as copied: JupyterLab must leave them so.
+        self.served = {p.name: p.read_bytes() for p in (site / "notebooks").glob("*.ipynb")}
+
+
+@pytest.fixture(scope="module")
+def lab_session(tmp_path_factory):
+    """JupyterLab serving a copy of ``notebooks/`` (and a self-test folder), plus headless Chromium."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        unavailable("the playwright package is missing: python3 tasks.py test installs it")
+    if not lab_browser.find_chromium():
+        unavailable("install chromium: apt-get install chromium")
+    work = tmp_path_factory.mktemp("browser")
+    site = work / "site"
+    shutil.copytree(REPO_ROOT / "notebooks", site / "notebooks",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    (site / "selftest").mkdir()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "summary.txt").write_text("")
+    with lab_browser.JupyterLab(site, work / "lab") as lab:
+        with lab_browser.chromium(work) as browser:
+            yield Session(lab, browser, site)
+
+
+def record(report) -> None:
+    with open(ARTIFACTS / "summary.txt", "a") as summary:
+        summary.write(report.summary() + "\n")
+        summary.writelines(f"    {line}\n" for p in report.problems for line in p.splitlines()[:3])
+    print(report.summary())
+
+
+def test_the_series_has_notebooks():
+    assert NOTEBOOKS, "no notebooks/[0-9][0-9]_*.ipynb to open in the browser"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_and_renders_in_jupyterlab(notebook: Path, lab_session):
+    original = notebook.read_bytes()
+    figures_before = digests(REPO_ROOT / "figures", f"{notebook.stem}_*")
+    report = lab_browser.run_notebook(lab_session.browser, lab_session.lab,
+                                      f"notebooks/{notebook.name}", ARTIFACTS, run_timeout=RUN_TIMEOUT)
+    problems = list(report.problems)
+
+    # Nothing saved the notebook: neither the served copy nor the repository's file changed.
+    served = lab_session.site / "notebooks" / notebook.name
+    if served.read_bytes() != lab_session.served[notebook.name]:
+        problems.append("JupyterLab wrote to the notebook it served (it must not save it)")
+    if notebook.read_bytes() != original:
+        problems.append(f"{notebook} changed on disk during the browser run")
+    # The notebook's exported figures are the ones that were there, byte for byte.
+    figures_after = digests(REPO_ROOT / "figures", f"{notebook.stem}_*")
+    for name, digest in figures_after.items():
+        if name not in figures_before:
+            problems.append(f"the run created figures/{name}, which was not there before")
+        elif digest != figures_before[name]:
+            problems.append(f"the run changed figures/{name}: its export is not reproducible "
+                            "or the committed file is stale")
+
+    report.problems = problems
+    record(report)
+    assert not problems, "\n".join(
+        [report.summary(), *problems, f"screenshots in {ARTIFACTS}", "JupyterLab log:",
+         lab_session.lab.log_tail(15)])
+
+
+# A PNG of one pixel, as matplotlib would have saved it in a notebook's outputs.
+ONE_PIXEL_PNG = base64.b64encode(bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082")).decode()
+
+
+def broken_notebook() -> dict:
+    def code(source, outputs=()):
+        return {"cell_type": "code", "execution_count": None, "metadata": {}, "source": source,
+                "outputs": list(outputs)}
+
+    return {
+        "nbformat": 4, "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                    "language": "python"}},
+        "cells": [
+            {"cell_type": "markdown", "metadata": {},
+             "source": "Fine math $x^2$ and broken math $\\notacommand{x}$."},
+            {"cell_type": "markdown", "metadata": {},
+             "source": "Math that MathJax cannot even find: $\\frac{1}{2$."},
+            code("from IPython.display import Image, display\n"
+                 "display(Image(data=b'this is not a PNG', format='png'))"),
+            code("x = 1  # this cell's plot was lost",
+                 [{"output_type": "display_data", "metadata": {},
+                   "data": {"image/png": ONE_PIXEL_PNG, "text/plain": "<Figure>"}}]),
+            code("import sys\nprint('something went wrong', file=sys.stderr)"),
+            code("raise ValueError('deliberately broken')"),
+            code("print('never runs')"),
+        ],
+    }
+
+
+def test_the_checker_catches_a_broken_notebook(lab_session):
+    """The checks can fail: a deliberately broken notebook yields one problem of each kind."""
+    path = lab_session.site / "selftest" / "broken.ipynb"
+    path.write_text(json.dumps(broken_notebook()))
+    report = lab_browser.run_notebook(lab_session.browser, lab_session.lab, "selftest/broken.ipynb",
+                                      ARTIFACTS / "selftest", run_timeout=60)
+    record(report)
+    problems = "\n".join(report.problems)
+    expected = {
+        "undefined macro": "cell 1: MathJax reports errors: ['undefined \\\\notacommand']",
+        "math left as text": "cell 2: TeX left as text",
+        "undecodable image": "cell 3: an output image did not render",
+        "lost plot": "cell 4 shows 0 images, but its saved outputs hold 1",
+        "stderr": "cell 5 wrote to stderr",
+        "exception": "cell 6 raised ValueError: deliberately broken",
+        "cell never run": "cell 7 has no execution count",
+    }
+    missed = [kind for kind, text in expected.items() if text not in problems]
+    assert not missed, f"the checker missed: {missed}\nit reported:\n{problems}"
+    assert report.math_elements >= 1, "the fine math should still be typeset"
