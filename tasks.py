@@ -2,20 +2,22 @@
 """Set up the project and run it, with nothing but Python >= 3.10.
 
     python3 tasks.py lab    # set up, then open the notebook series in JupyterLab
-    python3 tasks.py test   # set up, then run every test (pytest + nbval)
+    python3 tasks.py test   # set up, then run every test (pytest + nbval + browser)
     python3 tasks.py train  # set up, then run the tutorial's training (python -m cnn_lib train)
 
 "Set up" means: create the virtual environment ``.venv`` in this folder (once)
 and install the project into it from ``pyproject.toml`` (again only when that
-file changes). Extra arguments are passed on to JupyterLab, pytest or the
-trainer. This file uses the standard library only, so it runs before anything
-is installed.
+file changes). For ``test`` it also installs Debian's Chromium, which the
+browser tests drive, when it is missing and it can (as root, with apt-get).
+Extra arguments are passed on to JupyterLab, pytest or the trainer. This file
+uses the standard library only, so it runs before anything is installed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -48,6 +50,24 @@ def setup() -> Path:
     return python
 
 
+def ensure_chromium() -> None:
+    """The browser tests (pytest marker ``browser``) drive Chromium; install Debian's if we can."""
+    if shutil.which("chromium") or shutil.which("chromium-browser"):
+        return
+    if not (is_root() and shutil.which("apt-get")):
+        print("Note: Chromium is not installed (Debian: apt-get install chromium), so the browser "
+              "tests will be skipped, or fail under CI.", flush=True)
+        return
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for command in (["apt-get", "update"],
+                    ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]):
+        print(f"Installing Chromium for the browser tests: {' '.join(command)}", flush=True)
+        if subprocess.run(command, env=env).returncode != 0:
+            print("Note: could not install Chromium, so the browser tests will be skipped, "
+                  "or fail under CI.", flush=True)
+            return
+
+
 def run(command: list[str]) -> None:
     result = subprocess.run(command, cwd=ROOT)
     if result.returncode != 0:
@@ -69,6 +89,8 @@ def main(argv: list[str]) -> None:
             command.append("--allow-root")
         os.execv(command[0], command + extra)
     elif task == "test":
+        if "not browser" not in " ".join(extra):  # e.g. -m "not browser" needs no browser
+            ensure_chromium()
         os.chdir(ROOT)
         os.execv(str(python), [str(python), "-m", "pytest", *extra])
     elif task == "train":
