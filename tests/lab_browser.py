@@ -416,18 +416,6 @@ def run_notebook(browser, lab: JupyterLab, path: str, artifacts: Path | None = N
         if state["dialog"]:
             problems.append(f"a dialog opened during the run: {state['dialog'][:300]}")
 
-        # Every non-empty code cell ran, once, in order, in one fresh kernel.
-        counts = []
-        for i in expected:
-            match = re.fullmatch(r"\[(\d+)\]:", state["cells"][i]["prompt"])
-            if match:
-                counts.append(int(match.group(1)))
-            else:
-                problems.append(f"cell {i + 1} has no execution count (prompt "
-                                f"{state['cells'][i]['prompt']!r}): it never ran")
-        if counts and counts != list(range(1, len(counts) + 1)):
-            problems.append(f"execution counts are not 1, 2, 3, ... in order: {counts}")
-
         # Errors and stderr, from the live model (the page renders both the same way).
         model = page.evaluate(MODEL_JS)
         if model is None:
@@ -444,6 +432,20 @@ def run_notebook(browser, lab: JupyterLab, path: str, artifacts: Path | None = N
                     problems.append(f"cell {i + 1} wrote to stderr, which its saved outputs do not: "
                                     f"{''.join(output.get('text', ''))[:500]!r}")
 
+        # Every non-empty code cell ran, once, in order, in one fresh kernel.
+        counts, never_ran = [], []
+        for i in expected:
+            match = re.fullmatch(r"\[(\d+)\]:", state["cells"][i]["prompt"])
+            if match:
+                counts.append(int(match.group(1)))
+            else:
+                never_ran.append(i)
+        if never_ran:
+            problems.append(f"{len(never_ran)} code cells never ran (no execution count): cell "
+                            + ", ".join(str(i + 1) for i in never_ran))
+        if counts and counts != list(range(1, len(counts) + 1)):
+            problems.append(f"execution counts are not 1, 2, 3, ... in order: {counts}")
+
         # Every image decoded and takes space; no cell lost a plot it had when saved.
         images = page.evaluate(IMAGES_JS)
         report.images = len(images)
@@ -455,6 +457,8 @@ def run_notebook(browser, lab: JupyterLab, path: str, artifacts: Path | None = N
                 problems.append(f"cell {image['cell'] + 1}: an output image takes no space on the "
                                 f"page (box {image['box']})")
         for i, cell in enumerate(notebook["cells"]):
+            if i in never_ran:
+                continue  # reported above
             want = saved_counts(cell)[0]
             have = sum(1 for image in images if image["cell"] == i)
             if have < want:

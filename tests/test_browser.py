@@ -166,7 +166,7 @@ def test_the_checker_catches_a_broken_notebook(lab_session):
         "lost plot": "cell 4 shows 0 images, but its saved outputs hold 1",
         "stderr": "cell 5 wrote to stderr",
         "exception": "cell 6 raised ValueError: deliberately broken",
-        "cell never run": "cell 7 has no execution count",
+        "cell never run": "1 code cells never ran (no execution count): cell 7",
     }
     missed = [kind for kind, text in expected.items() if text not in problems]
     assert not missed, f"the checker missed: {missed}\nit reported:\n{problems}"
