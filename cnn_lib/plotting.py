@@ -59,7 +59,8 @@ def plot_digit(image: np.ndarray, title: str, ax: plt.Axes | None = None, colorb
     return fig
 
 
-def plot_filters(filters: np.ndarray, title: str, limit: float | None = None) -> plt.Figure:
+def plot_filters(filters: np.ndarray, title: str, limit: float | None = None,
+                 unit: str = "weight") -> plt.Figure:
     """Show ``filters`` of shape ``(num_filters, k, k)`` side by side on one diverging scale."""
     num_filters = filters.shape[0]
     limit = symmetric_limit(filters) if limit is None else limit
@@ -69,7 +70,7 @@ def plot_filters(filters: np.ndarray, title: str, limit: float | None = None) ->
         ax.set_title(f"filter {f}", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.colorbar(shown, ax=axes, label="weight", fraction=0.02, pad=0.02)
+    fig.colorbar(shown, ax=axes, label=unit, fraction=0.02, pad=0.02)
     fig.suptitle(title, y=1.02)
     return fig
 
