@@ -82,6 +82,8 @@ def record(report) -> None:
     with open(ARTIFACTS / "summary.txt", "a") as summary:
         summary.write(report.summary() + "\n")
         summary.writelines(f"    {line}\n" for p in report.problems for line in p.splitlines()[:3])
+        # JavaScript errors in the page: JupyterLab's own, usually; listed, not failed on.
+        summary.writelines(f"    (page error) {e.splitlines()[0][:200]}\n" for e in report.page_errors)
     print(report.summary())
 
 
