@@ -1,0 +1,408 @@
+"""The exercise checks deserve trust: the reference passes, typical mistakes are caught and named.
+
+For every exercise of ``cnn_lib.checks``, a catalogue of wrong implementations (the mistakes learners
+make) must each be rejected with the feedback meant for it: the test asserts on a key phrase of the
+printed message. A stub that raises ``NotImplementedError`` gets a friendly line, and no check ever
+raises for a wrong answer.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+
+from cnn_lib import checks
+
+# ----------------------------------------------------------------------------- right answers
+# Written the way a learner would (loops, as in the notebooks), not by calling the library.
+
+
+def softmax_forward(totals):
+    exp = np.exp(totals - np.max(totals))
+    return exp / np.sum(exp)
+
+
+def _d_L_d_t(d_L_d_out, totals):
+    p = softmax_forward(totals)
+    return (np.diag(p) - np.outer(p, p)) @ d_L_d_out
+
+
+def softmax_backward(d_L_d_out, input, weights, totals):
+    d_L_d_t = _d_L_d_t(d_L_d_out, totals)
+    return np.outer(input, d_L_d_t), d_L_d_t, weights @ d_L_d_t
+
+
+def _windows(x):
+    h, w, _ = x.shape
+    for i in range(h // 2):
+        for j in range(w // 2):
+            yield i, j, x[2 * i:2 * i + 2, 2 * j:2 * j + 2]
+
+
+def maxpool_forward(x):
+    h, w, c = x.shape
+    out = np.zeros((h // 2, w // 2, c))
+    for i, j, region in _windows(x):
+        out[i, j] = region.max(axis=(0, 1))
+    return out
+
+
+def _maxpool_backward(x, d_L_d_out, pick="first"):
+    """Route each window's gradient to one maximum; ``pick`` says which (all correct)."""
+    d = np.zeros(x.shape)
+    for i, j, region in _windows(x):
+        for f in range(x.shape[2]):
+            positions = np.argwhere(region[:, :, f] == region[:, :, f].max())
+            a, b = positions[0] if pick == "first" else positions[-1]
+            d[2 * i + a, 2 * j + b, f] = d_L_d_out[i, j, f]
+    return d
+
+
+def maxpool_backward(x, d_L_d_out):
+    return _maxpool_backward(x, d_L_d_out)
+
+
+def conv_forward(image, filters):
+    h, w = image.shape
+    out = np.zeros((h - 2, w - 2, len(filters)))
+    for i in range(h - 2):
+        for j in range(w - 2):
+            out[i, j] = np.sum(image[i:i + 3, j:j + 3] * filters, axis=(1, 2))
+    return out
+
+
+def conv_d_L_d_filters(image, d_L_d_out):
+    h, w, num_filters = d_L_d_out.shape
+    d = np.zeros((num_filters, 3, 3))
+    for i in range(h):
+        for j in range(w):
+            d += d_L_d_out[i, j][:, None, None] * image[i:i + 3, j:j + 3]
+    return d
+
+
+def conv_d_L_d_input(filters, d_L_d_out):
+    h, w, _ = d_L_d_out.shape
+    d = np.zeros((h + 2, w + 2))
+    for i in range(h):
+        for j in range(w):
+            d[i:i + 3, j:j + 3] += np.sum(d_L_d_out[i, j][:, None, None] * filters, axis=0)
+    return d
+
+
+def conv_d_L_d_input_full_convolution(filters, d_L_d_out):
+    """The gather view: full convolution of the padded d_L_d_out with the rotated filters."""
+    h, w, _ = d_L_d_out.shape
+    padded = np.pad(d_L_d_out, ((2, 2), (2, 2), (0, 0)))
+    rotated = filters[:, ::-1, ::-1]
+    d = np.zeros((h + 2, w + 2))
+    for m in range(h + 2):
+        for n in range(w + 2):
+            d[m, n] = np.sum(padded[m:m + 3, n:n + 3].transpose(2, 0, 1) * rotated)
+    return d
+
+
+def train_step(net, image, label, lr):
+    out, loss, correct = net.forward(image, label)
+    gradient = np.zeros(10)
+    gradient[label] = -1 / out[label]
+    gradient = net.softmax.backprop(gradient, lr)
+    gradient = net.pool.backprop(gradient)
+    net.conv.backprop(gradient, lr)
+    return loss, correct
+
+
+RIGHT = {
+    "softmax_forward": [softmax_forward, lambda t: np.exp(t - t.max()) / np.exp(t - t.max()).sum()],
+    "softmax_backward": [softmax_backward],
+    "maxpool_forward": [maxpool_forward,
+                        lambda x: x.reshape(x.shape[0] // 2, 2, x.shape[1] // 2, 2, -1).max(axis=(1, 3))],
+    "maxpool_backward": [maxpool_backward, lambda x, g: _maxpool_backward(x, g, pick="last")],
+    "conv_forward": [conv_forward],
+    "conv_d_L_d_filters": [conv_d_L_d_filters],
+    "conv_d_L_d_input": [conv_d_L_d_input, conv_d_L_d_input_full_convolution],
+    "train_step": [train_step, lambda net, image, label, lr: net.train(image, label, lr)],
+}
+
+# ----------------------------------------------------------------------------- wrong answers
+# (exercise, what the learner did, the function, a key phrase the feedback must contain)
+
+
+def _softmax_backward_with(d_L_d_t_of, w_transposed=False, b_summed=False, order=None):
+    def f(d_L_d_out, input, weights, totals):
+        d_L_d_t = d_L_d_t_of(d_L_d_out, totals)
+        d_w = np.outer(d_L_d_t, input) if w_transposed else np.outer(input, d_L_d_t)
+        d_b = np.sum(d_L_d_t) if b_summed else d_L_d_t
+        grads = (d_w, d_b, weights @ d_L_d_t)
+        return tuple(grads[k] for k in order) if order else grads
+    return f
+
+
+def _naive_d_L_d_t(d_L_d_out, totals):
+    exp = np.exp(totals)
+    p = exp / exp.sum()
+    return (np.diag(p) - np.outer(p, p)) @ d_L_d_out
+
+
+def _one_over_S_d_L_d_t(d_L_d_out, totals):  # d_out_d_t divided by S instead of S ** 2
+    t_exp = np.exp(totals - np.max(totals))
+    return _d_L_d_t(d_L_d_out, totals) * t_exp.sum()
+
+
+def _maxpool_backward_loop(x, d_L_d_out, route):
+    d = np.zeros(x.shape)
+    for i, j, region in _windows(x):
+        d[2 * i:2 * i + 2, 2 * j:2 * j + 2] = route(region, d_L_d_out[i, j])
+    return d
+
+
+def _conv_d_L_d_input_stamping(transform, accumulate=True, filters_used=None):
+    def f(filters, d_L_d_out):
+        h, w, _ = d_L_d_out.shape
+        d = np.zeros((h + 2, w + 2))
+        used = transform(filters)
+        for i in range(h):
+            for j in range(w):
+                k = slice(None) if filters_used is None else filters_used
+                value = np.sum(d_L_d_out[i, j][k, None, None] * used[k], axis=0)
+                if accumulate:
+                    d[i:i + 3, j:j + 3] += value
+                else:
+                    d[i:i + 3, j:j + 3] = value
+        return d
+    return f
+
+
+def _train_step_with(sign=-1, initial_sign=-1, lr_scale=None, applied=1, layers=("softmax", "pool", "conv"),
+                     scaled=True, log=np.log, loss_after=False):
+    def f(net, image, label, lr):
+        from cnn_lib import preprocess
+        x = preprocess(image) if scaled else image.astype(float)
+        out = net.softmax.forward(net.pool.forward(net.conv.forward(x)))
+        gradient = np.zeros(10)
+        gradient[label] = initial_sign / out[label]
+        step = applied * (lr if lr_scale is None else lr_scale)
+        gradient = net.softmax.backward(gradient)
+        if "softmax" in layers:
+            net.softmax.weights += sign * step * net.softmax.d_L_d_w
+            net.softmax.biases += sign * step * net.softmax.d_L_d_b
+        gradient = net.pool.backward(gradient)
+        net.conv.backward(gradient)
+        if "conv" in layers:
+            net.conv.filters += sign * step * net.conv.d_L_d_filters
+        if loss_after:
+            out = net.softmax.forward(net.pool.forward(net.conv.forward(x)))
+        return float(-log(out[label])), int(np.argmax(out) == label)
+    return f
+
+
+WRONG = [
+    # softmax forward
+    ("softmax_forward", "no max shift", lambda t: np.exp(t) / np.exp(t).sum(), "overflow"),
+    ("softmax_forward", "shift by the min", lambda t: np.exp(t - t.min()) / np.exp(t - t.min()).sum(), "not the min"),
+    ("softmax_forward", "forgot to normalise", lambda t: np.exp(t - t.max()), "do not add up to 1"),
+    ("softmax_forward", "e^-t", lambda t: softmax_forward(-t), "softmax of -totals"),
+    ("softmax_forward", "10 ** t", lambda t: 10.0 ** (t - t.max()) / (10.0 ** (t - t.max())).sum(), "powers of 10"),
+    ("softmax_forward", "log-softmax", lambda t: np.log(softmax_forward(t)), "log-probabilities"),
+    ("softmax_forward", "divide by the sum of totals", lambda t: np.exp(t - t.max()) / np.sum(t), "nan or inf"),
+    ("softmax_forward", "shifts in place", lambda t: (t.__isub__(t.max()), np.exp(t) / np.exp(t).sum())[1],
+     "in place"),
+    ("softmax_forward", "forgot return", lambda t: None, "forget a `return`"),
+    # softmax backward
+    ("softmax_backward", "skipped the softmax Jacobian", _softmax_backward_with(lambda g, t: g), "missing factor"),
+    ("softmax_backward", "diagonal of the Jacobian only",
+     _softmax_backward_with(lambda g, t: g * softmax_forward(t) * (1 - softmax_forward(t))), "only the diagonal"),
+    ("softmax_backward", "off-diagonal sign",
+     _softmax_backward_with(lambda g, t: (np.diag(softmax_forward(t)) + np.outer(softmax_forward(t), softmax_forward(t))
+                                          - 2 * np.diag(softmax_forward(t) ** 2)) @ g), "wrong sign"),
+    ("softmax_backward", "d_L_d_w transposed", _softmax_backward_with(_d_L_d_t, w_transposed=True), "transposed"),
+    ("softmax_backward", "d_L_d_b summed over nodes", _softmax_backward_with(_d_L_d_t, b_summed=True),
+     "one entry per node"),
+    ("softmax_backward", "no max shift", _softmax_backward_with(_naive_d_L_d_t), "subtract max(totals)"),
+    ("softmax_backward", "divided by S, not S squared", _softmax_backward_with(_one_over_S_d_L_d_t),
+     "times the right answer"),
+    ("softmax_backward", "returned the step -gradient", _softmax_backward_with(lambda g, t: -_d_L_d_t(g, t)),
+     "wrong sign"),
+    ("softmax_backward", "gradients in the wrong order", _softmax_backward_with(_d_L_d_t, order=(1, 0, 2)),
+     "wrong order"),
+    # max-pool forward
+    ("maxpool_forward", "average pooling",
+     lambda x: x.reshape(x.shape[0] // 2, 2, x.shape[1] // 2, 2, -1).mean(axis=(1, 3)), "average pooling"),
+    ("maxpool_forward", "running max started at 0",
+     lambda x: np.maximum(maxpool_forward(x), 0), "never below 0"),
+    ("maxpool_forward", "window without its second row (off by one)",
+     lambda x: np.maximum(x[::2, ::2], x[::2, 1::2]), "off by one"),
+    ("maxpool_forward", "windows at (i, j), not (2i, 2j)",
+     lambda x: np.stack([[x[i:i + 2, j:j + 2].max(axis=(0, 1)) for j in range(x.shape[1] // 2)]
+                         for i in range(x.shape[0] // 2)]), "instead of (2i, 2j)"),
+    ("maxpool_forward", "stride 1 (overlapping windows)",
+     lambda x: np.stack([[x[i:i + 2, j:j + 2].max(axis=(0, 1)) for j in range(x.shape[1] - 1)]
+                         for i in range(x.shape[0] - 1)]), "stride 2"),
+    ("maxpool_forward", "max over the channels too",
+     lambda x: np.repeat(maxpool_forward(x).max(axis=2, keepdims=True), x.shape[2], axis=2), "over the channels"),
+    ("maxpool_forward", "subsampling", lambda x: x[::2, ::2], "top-left pixel"),
+    ("maxpool_forward", "wrong axis in np.amax",
+     lambda x: np.stack([[x[2 * i:2 * i + 2, 2 * j:2 * j + 2].max(axis=2) for j in range(x.shape[1] // 2)]
+                         for i in range(x.shape[0] // 2)]), "pooled separately"),
+    # max-pool backward
+    ("maxpool_backward", "every tied maximum gets the gradient",
+     lambda x, g: _maxpool_backward_loop(x, g, lambda r, v: np.where(r == r.max(axis=(0, 1)), v, 0)),
+     "every tied maximum"),
+    ("maxpool_backward", "all four pixels get the gradient",
+     lambda x, g: _maxpool_backward_loop(x, g, lambda r, v: np.broadcast_to(v, r.shape)), "every pixel of the window"),
+    ("maxpool_backward", "average-pooling gradient",
+     lambda x, g: _maxpool_backward_loop(x, g, lambda r, v: np.broadcast_to(v / 4, r.shape)), "average pooling"),
+    ("maxpool_backward", "the mask without d_L_d_out",
+     lambda x, g: _maxpool_backward(x, np.ones_like(g)), "missing factor"),
+    ("maxpool_backward", "routed to the minimum",
+     lambda x, g: -_maxpool_backward(-x, g) * -1, "minimum"),
+    ("maxpool_backward", "max over all channels of the window",
+     lambda x, g: _maxpool_backward_loop(x, g, lambda r, v: np.where(r == r.max(), v, 0)), "over all channels"),
+    ("maxpool_backward", "returns d_L_d_out itself", lambda x, g: g, "shape of the input"),
+    # conv forward
+    ("conv_forward", "rotated filters (textbook convolution)",
+     lambda image, filters: conv_forward(image, filters[:, ::-1, ::-1]), "rotated the filters"),
+    ("conv_forward", "transposed filters",
+     lambda image, filters: conv_forward(image, filters.transpose(0, 2, 1)), "transposed"),
+    ("conv_forward", "channels first",
+     lambda image, filters: np.moveaxis(conv_forward(image, filters), 2, 0), "channels come first"),
+    ("conv_forward", "range(h - 3) (off by one)",
+     lambda image, filters: conv_forward(image, filters)[:-1, :-1], "off by one"),
+    ("conv_forward", "same padding",
+     lambda image, filters: conv_forward(np.pad(image, 1), filters), "Valid padding"),
+    ("conv_forward", "filter 0 for every channel",
+     lambda image, filters: np.repeat(conv_forward(image, filters[:1]), len(filters), axis=2), "filter 0"),
+    ("conv_forward", "matrix product instead of element-wise",
+     lambda image, filters: np.array([[[np.sum(image[i:i + 3, j:j + 3] @ f) for f in filters]
+                                       for j in range(image.shape[1] - 2)] for i in range(image.shape[0] - 2)]),
+     "matrix product"),
+    ("conv_forward", "preprocessed the image again",
+     lambda image, filters: conv_forward(image / 255 - 0.5, filters), "scaled the image"),
+    # conv dL/dfilters
+    ("conv_d_L_d_filters", "= instead of += (last position only)",
+     lambda image, g: g[-1, -1][:, None, None] * image[-3:, -3:], "only the last position"),
+    ("conv_d_L_d_filters", "rotated",
+     lambda image, g: conv_d_L_d_filters(image, g)[:, ::-1, ::-1], "rotated"),
+    ("conv_d_L_d_filters", "mean over positions instead of sum",
+     lambda image, g: conv_d_L_d_filters(image, g) / (g.shape[0] * g.shape[1]), "times the right answer"),
+    ("conv_d_L_d_filters", "returned the SGD update",
+     lambda image, g: -0.005 * conv_d_L_d_filters(image, g), "not the update"),
+    ("conv_d_L_d_filters", "summed over channels",
+     lambda image, g: np.repeat(conv_d_L_d_filters(image, g).sum(axis=0, keepdims=True), g.shape[2], axis=0),
+     "same gradient"),
+    ("conv_d_L_d_filters", "range(h - 3) (off by one)",
+     lambda image, g: conv_d_L_d_filters(image[:-1, :-1], g[:-1, :-1]), "off by one"),
+    ("conv_d_L_d_filters", "transposed",
+     lambda image, g: conv_d_L_d_filters(image, g).transpose(0, 2, 1), "transposed"),
+    ("conv_d_L_d_filters", "wrong sign", lambda image, g: -conv_d_L_d_filters(image, g), "wrong sign"),
+    # conv dL/dinput
+    ("conv_d_L_d_input", "full convolution without rotating the filter",
+     _conv_d_L_d_input_stamping(lambda f: f[:, ::-1, ::-1]), "not rotated"),
+    ("conv_d_L_d_input", "transposed instead of rotated",
+     _conv_d_L_d_input_stamping(lambda f: f.transpose(0, 2, 1)), "transposed"),
+    ("conv_d_L_d_input", "flipped one axis",
+     _conv_d_L_d_input_stamping(lambda f: f[:, ::-1, :]), "flipped upside down only"),
+    ("conv_d_L_d_input", "= instead of +=",
+     _conv_d_L_d_input_stamping(lambda f: f, accumulate=False), "overwrite"),
+    ("conv_d_L_d_input", "last filter only",
+     _conv_d_L_d_input_stamping(lambda f: f, filters_used=slice(-1, None)), "only the last filter"),
+    ("conv_d_L_d_input", "valid instead of full (no padding)",
+     lambda filters, g: conv_d_L_d_input(filters, g)[1:-1, 1:-1], "shape of the input"),
+    ("conv_d_L_d_input", "not summed over filters",
+     lambda filters, g: np.stack([conv_d_L_d_input(filters[k:k + 1], g[:, :, k:k + 1])
+                                  for k in range(len(filters))], axis=2), "summed over filters"),
+    ("conv_d_L_d_input", "wrong sign", lambda filters, g: -conv_d_L_d_input(filters, g), "wrong sign"),
+    # one training step
+    ("train_step", "gradient ascent (+= lr * gradient)", _train_step_with(sign=+1), "uphill"),
+    ("train_step", "initial gradient +1 / out[label]", _train_step_with(initial_sign=+1), "uphill"),
+    ("train_step", "learning rate not applied", _train_step_with(lr_scale=1.0), "learning rate was not applied"),
+    ("train_step", "update applied twice (backprop, then -= lr * gradient again)", _train_step_with(applied=2),
+     "taken twice"),
+    ("train_step", "net.train called twice", lambda net, image, label, lr: (net.train(image, label, lr),
+                                                                         net.train(image, label, lr))[0],
+     "the change of"),
+    ("train_step", "conv layer not updated", _train_step_with(layers=("softmax",)), "filters did not change"),
+    ("train_step", "no update at all", _train_step_with(layers=()), "no weight changed"),
+    ("train_step", "image not preprocessed", _train_step_with(scaled=False), "not scaled"),
+    ("train_step", "log10 loss", _train_step_with(log=np.log10), "log10"),
+    ("train_step", "loss after the update", _train_step_with(loss_after=True), "after the update"),
+    ("train_step", "returns out too", lambda net, image, label, lr: net.forward(image, label), "return (loss, correct)"),
+]
+
+EXERCISES = list(RIGHT)
+SOLUTION_LINES = {line.strip() for function in (softmax_forward, _d_L_d_t, softmax_backward, maxpool_forward,
+                                                _maxpool_backward, conv_forward, conv_d_L_d_filters,
+                                                conv_d_L_d_input, train_step)
+                  for line in inspect.getsource(function).splitlines()[1:]
+                  if len(line.strip()) > 12 and not line.strip().startswith(("#", '"""'))}
+
+
+def run_check(exercise, function, capsys):
+    passed = getattr(checks, f"check_{exercise}")(function)
+    return passed, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_right_answers_pass(exercise, capsys):
+    for function in RIGHT[exercise]:
+        passed, out = run_check(exercise, function, capsys)
+        assert passed is True, out
+        assert out.startswith(f"✓ {exercise} passed (") and out.count("\n") == 1, out
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_reference_adapters_of_the_library_pass(exercise, capsys):
+    """The checks accept the library's own layers, wrapped in each exercise's signature."""
+    reference = {
+        "softmax_forward": checks.reference_softmax_forward,
+        "softmax_backward": checks.reference_softmax_backward,
+        "maxpool_forward": checks.reference_maxpool_forward,
+        "maxpool_backward": checks.reference_maxpool_backward,
+        "conv_forward": checks.reference_conv_forward,
+        "conv_d_L_d_filters": checks.reference_conv_d_L_d_filters,
+        "conv_d_L_d_input": checks.reference_conv_d_L_d_input,
+        "train_step": lambda net, image, label, lr: net.train(image, label, lr),
+    }[exercise]
+    passed, out = run_check(exercise, reference, capsys)
+    assert passed is True, out
+
+
+@pytest.mark.parametrize("exercise, mistake, function, phrase", WRONG, ids=[f"{w[0]}: {w[1]}" for w in WRONG])
+def test_typical_mistakes_are_rejected_with_their_feedback(exercise, mistake, function, phrase, capsys):
+    passed, out = run_check(exercise, function, capsys)
+    assert passed is False, f"{mistake} passed:\n{out}"
+    assert out.startswith(f"✗ {exercise}: ") and "\n  Hint: " in out, out
+    assert phrase in out, f"{mistake}: expected {phrase!r} in:\n{out}"
+    shown = [line for line in SOLUTION_LINES if line in out]
+    assert not shown, f"the feedback shows solution code: {shown}"
+
+
+def test_every_exercise_has_at_least_five_mistakes():
+    counts = {exercise: sum(w[0] == exercise for w in WRONG) for exercise in EXERCISES}
+    assert all(n >= 5 for n in counts.values()), counts
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_a_stub_gets_a_friendly_message(exercise, capsys):
+    def stub(*args):
+        raise NotImplementedError()
+    passed, out = run_check(exercise, stub, capsys)
+    assert passed is False
+    assert "not implemented yet" in out and "Traceback" not in out and out.count("\n") == 1, out
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_an_error_in_the_learners_code_is_feedback_not_a_traceback(exercise, capsys):
+    def broken(*args):
+        values = [1, 2, 3]
+        return values[7]
+    passed, out = run_check(exercise, broken, capsys)
+    assert passed is False
+    assert "raised IndexError: list index out of range" in out and "Traceback" not in out, out
+    assert "line 3 of your function: `return values[7]`" in out, out
+
+
+def test_passing_the_result_instead_of_the_function_is_explained(capsys):
+    passed, out = run_check("softmax_forward", np.zeros(3), capsys)
+    assert passed is False and "pass the function itself" in out
