@@ -4,6 +4,7 @@
     python3 tasks.py lab    # set up, then open the notebook series in JupyterLab
     python3 tasks.py test   # set up, then run every test (pytest + nbval + browser)
     python3 tasks.py train  # set up, then run the tutorial's training (python -m cnn_lib train)
+    python3 tasks.py exercises  # regenerate the student notebooks in notebooks/exercises/
 
 "Set up" means: create the virtual environment ``.venv`` in this folder (once)
 and install the project into it from ``pyproject.toml`` (again only when that
@@ -79,7 +80,7 @@ def is_root() -> bool:
 
 
 def main(argv: list[str]) -> None:
-    if not argv or argv[0] not in ("lab", "test", "train", "setup"):
+    if not argv or argv[0] not in ("lab", "test", "train", "exercises", "setup"):
         sys.exit(__doc__)
     task, extra = argv[0], argv[1:]
     python = setup()
@@ -96,6 +97,8 @@ def main(argv: list[str]) -> None:
     elif task == "train":
         os.chdir(ROOT)
         os.execv(str(python), [str(python), "-m", "cnn_lib", "train", *extra])
+    elif task == "exercises":  # student versions of the series notebooks' "Implement it yourself" sections
+        os.execv(str(python), [str(python), str(ROOT / "tools" / "make_exercises.py"), *extra])
 
 
 if __name__ == "__main__":
