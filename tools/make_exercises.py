@@ -15,7 +15,8 @@ cell, then the section's cells with
 - each ``assert check_x(x)`` turned into ``check_x(x);``, so an unfinished or wrong exercise prints
   its feedback and the notebook still runs to the end;
 - no outputs, no execution counts, no nbgrader metadata (the check and set-up cells are made
-  read-only in Jupyter instead).
+  read-only in Jupyter instead);
+- cells tagged ``series-only`` (the note that the solutions are filled in) left out.
 
 The output is deterministic (sorted keys, one-space indent, as nbformat writes): running this again
 rewrites identical files, and ``tests/test_exercises.py`` fails when the committed ones are stale.
@@ -55,7 +56,8 @@ def student_notebook(path: Path) -> dict | None:
     header = {
         "cell_type": "markdown", "id": "exercises-title", "metadata": {},
         "source": f"# {title}: exercises\n\n"
-                  f"The student version of [{title}](../{path.name}), where everything you need is derived. "
+                  f"The student version of [{title}](../{path.name}), where everything you need is derived "
+                  "(the section numbers below refer to it). "
                   "For each exercise, replace `raise NotImplementedError()` with your code and run the check "
                   "cell below it: it prints `✓ ... passed` or what looks wrong, with a hint. An unfinished "
                   "exercise prints \"not implemented yet\" and the rest of the notebook still runs.\n\n"
@@ -64,7 +66,8 @@ def student_notebook(path: Path) -> dict | None:
     }
     result = [header]
     for cell in cells[starts[0]:]:
-        result.append(_student_cell(cell, path.name))
+        if "series-only" not in cell.get("metadata", {}).get("tags", []):
+            result.append(_student_cell(cell, path.name))
     leaked = [c["id"] for c in result if "BEGIN SOLUTION" in c["source"] or "END SOLUTION" in c["source"]]
     if leaked:
         raise ExerciseError(f"{path.name}: cells {leaked} still hold a solution marker; give them nbgrader "
