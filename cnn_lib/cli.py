@@ -105,8 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=positive_float, default=None,
                        help="learning rate (default 0.005 for the loop run; with --batch-size: "
                             "0.1 for sgd, 0.02 for momentum, 0.001 for adam)")
-    train.add_argument("--train-size", type=positive_int, default=1000, help="first N training images (default 1000)")
-    train.add_argument("--test-size", type=positive_int, default=1000, help="first N test images (default 1000)")
+    train.add_argument("--train-size", type=positive_int, default=None,
+                       help="first N training images (default: all: 1,000 of the subset, 60,000 of full MNIST)")
+    train.add_argument("--test-size", type=positive_int, default=None,
+                       help="first N test images (default: all: 1,000 of the subset, 10,000 of full MNIST)")
     train.add_argument("--seed", type=int, default=0, help="seed for the initial weights and shuffles (default 0)")
     train.add_argument("--data", choices=("subset", "full"), default="subset",
                        help="'subset': the 1,000+1,000 images shipped with the package (offline); "
