@@ -125,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="'tutorial': the tutorial's network; 'deep': LeNet-like, about 99%% on full MNIST (default tutorial)")
     fast.add_argument("--optimizer", choices=("sgd", "momentum", "adam"), default=None, help="(default sgd)")
     fast.add_argument("--dtype", choices=("float32", "float64"), default=None, help="(default float32)")
+    fast.add_argument("--lr-decay", type=positive_float, default=None,
+                      help="multiply the learning rate by this after every epoch (default 1: constant)")
 
     bench = commands.add_parser(
         "bench", help="measure training speed: loop layers, fast layers, PyTorch if installed",
@@ -137,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run_train(args: argparse.Namespace) -> int:
     from .data import MNISTDataError, load_mnist
 
-    fast = any(value is not None for value in (args.batch_size, args.model, args.optimizer, args.dtype))
+    fast = any(value is not None for value in (args.batch_size, args.model, args.optimizer, args.dtype, args.lr_decay))
     try:
         train_images, train_labels, test_images, test_labels = load_mnist(
             args.data, train_size=args.train_size, test_size=args.test_size
@@ -207,7 +209,7 @@ def run_fast_train(args: argparse.Namespace, train_images, train_labels, test_im
     bar = ProgressBar(args.epochs * n, enabled=args.progress, unit="images", every=1, min_interval=0.1)
     start = time.perf_counter()
     history = fit(model, train_images, train_labels, batch_size=batch_size, num_epochs=args.epochs,
-                  optimizer=optimizer, rng=rng, log=bar.log,
+                  optimizer=optimizer, rng=rng, log=bar.log, lr_decay=args.lr_decay or 1.0,
                   on_batch=lambda epoch, done: bar.update(epoch * n + done))
     bar.close()
     test = evaluate(model, test_images, test_labels)
@@ -218,7 +220,7 @@ def run_fast_train(args: argparse.Namespace, train_images, train_labels, test_im
     images_seen = args.epochs * n + len(test_images)
     print(
         f"\nSummary: {args.epochs} epoch(s) on {n} {args.data} training images, {name} model, "
-        f"{optimizer_name} lr {optimizer.lr}, batch size {batch_size}, {dtype.name}, seed {args.seed}: "
+        f"{optimizer_name} lr {args.lr or make_optimizer(optimizer_name).lr} (decay {args.lr_decay or 1.0} per epoch), batch size {batch_size}, {dtype.name}, seed {args.seed}: "
         f"test accuracy {test.accuracy:.4f} (loss {test.loss:.4f}) on {len(test_images)} test images; "
         f"{seconds:.1f} s ({images_seen / max(seconds, 1e-9):.0f} images/s; "
         f"training {history.images_per_second:.0f} images/s)."

@@ -182,7 +182,7 @@ def _check_data(images: np.ndarray, labels: np.ndarray, what: str) -> tuple[np.n
 def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, batch_size: int = 64, num_epochs: int = 1,
         optimizer: Optimizer | None = None, rng: np.random.Generator | None = None,
         log: Callable[[str], None] | None = print,
-        on_batch: Callable[[int, int], None] | None = None) -> FitHistory:
+        on_batch: Callable[[int, int], None] | None = None, lr_decay: float = 1.0) -> FitHistory:
     """Mini-batch training.
 
     - ``images``: ``(n, 28, 28)`` pixels 0..255; ``labels``: ``(n,)`` digits.
@@ -191,6 +191,9 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, batch_size: i
       cross-entropy, its gradients, one ``optimizer`` step.
     - ``log(line)``: one line per epoch (``None``: silent).
     - ``on_batch(epoch, images_done_in_epoch)``: after each batch (progress bars).
+    - ``lr_decay``: after each epoch the optimiser's learning rate is multiplied
+      by it (1.0: constant), so epoch ``e`` uses ``lr * lr_decay**e``: big steps
+      while far from a minimum, small ones to settle into it.
 
     With ``batch_size=1``, ``SGD(0.005)`` and the ``rng`` that made a
     ``tutorial_model``, this is exactly ``train_tutorial``'s run (tested).
@@ -202,6 +205,8 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, batch_size: i
         raise ValueError(f"batch_size must be a positive integer, but got {batch_size!r}.")
     if isinstance(num_epochs, bool) or not isinstance(num_epochs, (int, np.integer)) or num_epochs < 0:
         raise ValueError(f"num_epochs must be a whole number >= 0, but got {num_epochs!r}.")
+    if not 0 < lr_decay <= 1:
+        raise ValueError(f"lr_decay must be in (0, 1], but got {lr_decay!r}.")
     optimizer = SGD(0.005) if optimizer is None else optimizer
     rng = np.random.default_rng() if rng is None else rng
     log = log or (lambda line: None)
@@ -226,7 +231,8 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, batch_size: i
         history.epoch_accuracy.append(total_correct / n if n else float("nan"))
         seconds = time.perf_counter() - epoch_start
         log(f"Epoch {epoch + 1}/{num_epochs}: training loss {history.epoch_loss[-1]:.4f}, "
-            f"accuracy {history.epoch_accuracy[-1]:.4f} ({n / max(seconds, 1e-9):.0f} images/s)")
+            f"accuracy {history.epoch_accuracy[-1]:.4f}, lr {optimizer.lr:.3g} ({n / max(seconds, 1e-9):.0f} images/s)")
+        optimizer.lr *= lr_decay
     history.seconds = time.perf_counter() - start
     history.images = n * num_epochs
     return history

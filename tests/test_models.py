@@ -216,3 +216,17 @@ def test_cli_bench_quick_prints_one_table():
         assert "PyTorch" in names
     except ImportError:
         assert "PyTorch is not installed" in out
+
+
+def test_fit_decays_the_learning_rate_each_epoch():
+    from cnn_lib.data import load_subset
+    from cnn_lib.models import fit, tutorial_model
+    from cnn_lib.optim import SGD
+
+    images, labels, _, _ = load_subset()
+    optimizer = SGD(0.1)
+    fit(tutorial_model(np.random.default_rng(0), np.float32), images[:64], labels[:64], batch_size=32,
+        num_epochs=3, optimizer=optimizer, log=None, lr_decay=0.5)
+    assert optimizer.lr == pytest.approx(0.1 * 0.5 ** 3)
+    with pytest.raises(ValueError, match=r"lr_decay must be in \(0, 1\]"):
+        fit(tutorial_model(np.random.default_rng(0)), images[:8], labels[:8], lr_decay=1.5, log=None)
