@@ -5,6 +5,7 @@
     python3 tasks.py test   # set up, then run every test (pytest + nbval + browser)
     python3 tasks.py train  # set up, then run the tutorial's training (python -m cnn_lib train)
     python3 tasks.py exercises  # regenerate the student notebooks in notebooks/exercises/
+    python3 tasks.py bench  # set up, then measure training speed (python -m cnn_lib bench)
 
 "Set up" means: create the virtual environment ``.venv`` in this folder (once)
 and install the project into it from ``pyproject.toml`` (again only when that
@@ -80,7 +81,7 @@ def is_root() -> bool:
 
 
 def main(argv: list[str]) -> None:
-    if not argv or argv[0] not in ("lab", "test", "train", "exercises", "setup"):
+    if not argv or argv[0] not in ("lab", "test", "train", "bench", "exercises", "setup"):
         sys.exit(__doc__)
     task, extra = argv[0], argv[1:]
     python = setup()
@@ -94,9 +95,9 @@ def main(argv: list[str]) -> None:
             ensure_chromium()
         os.chdir(ROOT)
         os.execv(str(python), [str(python), "-m", "pytest", *extra])
-    elif task == "train":
+    elif task in ("train", "bench"):
         os.chdir(ROOT)
-        os.execv(str(python), [str(python), "-m", "cnn_lib", "train", *extra])
+        os.execv(str(python), [str(python), "-m", "cnn_lib", task, *extra])
     elif task == "exercises":  # student versions of the series notebooks' "Implement it yourself" sections
         os.execv(str(python), [str(python), str(ROOT / "tools" / "make_exercises.py"), *extra])
 
