@@ -176,9 +176,14 @@ def run_train(args: argparse.Namespace) -> int:
         f"(loss {history.test.loss:.3f}) on {len(test_images)} test images; "
         f"{seconds:.1f} s ({images_seen / max(seconds, 1e-9):.0f} images/s)."
     )
-    if args.save:
+    return save_if_asked(net, args.save)
+
+
+def save_if_asked(net, path: str | None) -> int:
+    """Save ``net`` to ``path`` when one was given; return the command's exit status."""
+    if path:
         try:
-            path = save_checkpoint(net, args.save)
+            path = save_checkpoint(net, path)
         except (CheckpointError, OSError) as error:
             print(f"error: could not save the checkpoint: {error}", file=sys.stderr)
             return 2
@@ -202,6 +207,7 @@ def run_fast_train(args: argparse.Namespace, train_images, train_labels, test_im
             print(f"error: {error}", file=sys.stderr)
             return 2
     optimizer = make_optimizer(optimizer_name, args.lr)
+    lr = optimizer.lr  # fit decays optimizer.lr; the summary reports where it started
     print(f"Fast {name} model ({model.num_params()} weights, {dtype.name}), {optimizer}, batch size {batch_size}",
           flush=True)
 
@@ -220,19 +226,13 @@ def run_fast_train(args: argparse.Namespace, train_images, train_labels, test_im
     images_seen = args.epochs * n + len(test_images)
     print(
         f"\nSummary: {args.epochs} epoch(s) on {n} {args.data} training images, {name} model, "
-        f"{optimizer_name} lr {args.lr or make_optimizer(optimizer_name).lr} (decay {args.lr_decay or 1.0} per epoch), batch size {batch_size}, {dtype.name}, seed {args.seed}: "
+        f"{optimizer_name} lr {lr} (decay {args.lr_decay or 1.0} per epoch), "
+        f"batch size {batch_size}, {dtype.name}, seed {args.seed}: "
         f"test accuracy {test.accuracy:.4f} (loss {test.loss:.4f}) on {len(test_images)} test images; "
         f"{seconds:.1f} s ({images_seen / max(seconds, 1e-9):.0f} images/s; "
         f"training {history.images_per_second:.0f} images/s)."
     )
-    if args.save:
-        try:
-            path = save_checkpoint(model, args.save)
-        except (CheckpointError, OSError) as error:
-            print(f"error: could not save the checkpoint: {error}", file=sys.stderr)
-            return 2
-        print(f"Saved the weights to {path}")
-    return 0
+    return save_if_asked(model, args.save)
 
 
 def main(argv: list[str] | None = None) -> int:
