@@ -22,6 +22,7 @@ from .data import MNISTDataError, load_full, load_mnist, load_subset
 from .fast_layers import Conv, Dense, Flatten, MaxPool2x2, ReLU, SoftmaxCrossEntropy
 from .maxpool import MaxPool2
 from .models import Sequential, deep_model, fit, preprocess_batch, tutorial_model
+from .models import evaluate as evaluate_batch  # batched; `evaluate` is the one-image loop version
 from .network import TutorialCNN, cross_entropy, preprocess
 from .optim import SGD, Adam, Momentum
 from .softmax import Softmax
@@ -52,6 +53,7 @@ __all__ = [
     "TutorialCNN",
     "cross_entropy",
     "evaluate",
+    "evaluate_batch",
     "load_full",
     "load_mnist",
     "load_subset",
