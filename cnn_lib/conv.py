@@ -12,7 +12,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .validation import as_float_array, check_gradient_shape, require_forward
+from .validation import as_float_array, check_gradient_shape, check_positive_int, require_forward
 
 
 class Conv3x3:
@@ -26,10 +26,8 @@ class Conv3x3:
     """
 
     def __init__(self, num_filters: int, rng: np.random.Generator | None = None):
-        if not isinstance(num_filters, (int, np.integer)) or num_filters < 1:
-            raise ValueError(f"num_filters must be a positive integer, but got {num_filters!r}.")
+        self.num_filters = check_positive_int("num_filters", num_filters)
         rng = np.random.default_rng() if rng is None else rng
-        self.num_filters = int(num_filters)
         # Divide by 9 to reduce the variance of our initial values (the tutorial's choice).
         self.filters = rng.standard_normal((self.num_filters, 3, 3)) / 9
         self.d_L_d_filters = np.zeros_like(self.filters)

@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .maxpool import TIE_RULES
+from .validation import check_positive_int
+
 INITS = ("tutorial", "he")
-DTYPES = (np.float32, np.float64)
-TIE_RULES = ("first", "all")
 
 
 def _check_dtype(dtype) -> np.dtype:
@@ -38,12 +39,6 @@ def _check_dtype(dtype) -> np.dtype:
     if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValueError(f"dtype must be np.float32 or np.float64, but got {dtype}.")
     return dtype
-
-
-def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, but got {value!r}.")
-    return int(value)
 
 
 def _as_batch(X, dtype: np.dtype, ndim: int, layer: str, expected: str) -> np.ndarray:
@@ -99,9 +94,9 @@ class Conv:
     def __init__(self, in_channels: int, num_filters: int, kernel_size: int = 3,
                  rng: np.random.Generator | None = None, dtype=np.float64, bias: bool = True,
                  init: str = "tutorial", compute_input_grad: bool = True):
-        self.in_channels = _check_positive_int("in_channels", in_channels)
-        self.num_filters = _check_positive_int("num_filters", num_filters)
-        self.kernel_size = k = _check_positive_int("kernel_size", kernel_size)
+        self.in_channels = check_positive_int("in_channels", in_channels)
+        self.num_filters = check_positive_int("num_filters", num_filters)
+        self.kernel_size = k = check_positive_int("kernel_size", kernel_size)
         self.dtype = _check_dtype(dtype)
         if init not in INITS:
             raise ValueError(f"init must be one of {INITS}, but got {init!r}.")
@@ -351,8 +346,8 @@ class Dense:
 
     def __init__(self, input_len: int, nodes: int, rng: np.random.Generator | None = None,
                  dtype=np.float64, init: str = "tutorial"):
-        self.input_len = _check_positive_int("input_len", input_len)
-        self.nodes = _check_positive_int("nodes", nodes)
+        self.input_len = check_positive_int("input_len", input_len)
+        self.nodes = check_positive_int("nodes", nodes)
         self.dtype = _check_dtype(dtype)
         if init not in INITS:
             raise ValueError(f"init must be one of {INITS}, but got {init!r}.")

@@ -23,6 +23,7 @@ import numpy as np
 
 from .fast_layers import Conv, Dense, Flatten, MaxPool2x2, ReLU, SoftmaxCrossEntropy, _check_dtype
 from .optim import Optimizer
+from .validation import check_positive_int
 
 NUM_CLASSES = 10
 
@@ -201,8 +202,7 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, batch_size: i
     from .optim import SGD
 
     images, labels = _check_data(images, labels, "training")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, but got {batch_size!r}.")
+    check_positive_int("batch_size", batch_size)
     if isinstance(num_epochs, bool) or not isinstance(num_epochs, (int, np.integer)) or num_epochs < 0:
         raise ValueError(f"num_epochs must be a whole number >= 0, but got {num_epochs!r}.")
     if not 0 < lr_decay <= 1:

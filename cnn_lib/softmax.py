@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validation import as_float_array, check_gradient_shape, require_forward
+from .validation import as_float_array, check_gradient_shape, check_positive_int, require_forward
 
 
 class Softmax:
@@ -17,9 +17,8 @@ class Softmax:
     """
 
     def __init__(self, input_len: int, nodes: int, rng: np.random.Generator | None = None):
-        for name, value in (("input_len", input_len), ("nodes", nodes)):
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, but got {value!r}.")
+        input_len = check_positive_int("input_len", input_len)
+        nodes = check_positive_int("nodes", nodes)
         rng = np.random.default_rng() if rng is None else rng
         # Divide by input_len to reduce the variance of our initial values.
         self.weights = rng.standard_normal((input_len, nodes)) / input_len

@@ -65,6 +65,13 @@ def require_forward(layer, attribute: str = "last_input") -> None:
         )
 
 
+def check_positive_int(name: str, value) -> int:
+    """Return ``value`` as an ``int`` after checking it is a whole number >= 1 (not a bool)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, but got {value!r}.")
+    return int(value)
+
+
 def check_label(label, num_classes: int = 10) -> int:
     """Return ``label`` as an ``int`` after checking it is a class index 0..num_classes-1."""
     if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)):
