@@ -1,64 +1,55 @@
-"""cnn_lib: the layers of a small convolutional network, written in NumPy to be read.
+"""cnn_lib: a small convolutional network, written in NumPy to be read.
 
-The readable layers follow Victor Zhou's "CNNs, Part 2: Training a CNN":
+The top level is the tutorial, Victor Zhou's "CNNs, Part 2: Training a CNN":
 
-- ``Conv3x3(num_filters)``: 3x3 convolution, ``(h, w) -> (h-2, w-2, num_filters)``
-- ``MaxPool2()``: 2x2 max-pooling, ``(h, w, c) -> (h/2, w/2, c)``
-- ``Softmax(input_len, nodes)``: dense layer + softmax, ``input_len -> nodes``
+- the readable loop layers ``Conv3x3(num_filters)`` (``(h, w) -> (h-2, w-2,
+  num_filters)``), ``MaxPool2()`` (``(h, w, c) -> (h/2, w/2, c)``) and
+  ``Softmax(input_len, nodes)`` (dense layer + softmax), each with
+  ``forward(input)``, ``backward(d_L_d_out)`` (gradients only),
+  ``params()``/``grads()`` and the tutorial's ``backprop(d_L_d_out, learn_rate)``;
+- ``TutorialCNN``, its ``train_tutorial`` run, and ``evaluate`` for any model;
+- gradient checking (``cnn_lib.gradcheck``), the data (``load_subset``,
+  ``load_full``, ``load_mnist``; ``cnn_lib.digits`` defines what a digit is),
+  and checkpoints for any model (``save_checkpoint``, ``load_checkpoint``).
 
-Each has ``forward(input)``, ``backward(d_L_d_out)`` (gradients only) and
-``backprop(d_L_d_out, learn_rate)`` (gradients plus one SGD step).
-
-Beside them, fast batched layers for ``(n, h, w, c)`` batches (``cnn_lib.fast_layers``:
-``Conv``, ``MaxPool2x2``, ``ReLU``, ``Flatten``, ``Dense``, ``SoftmaxCrossEntropy``),
-optimisers (``cnn_lib.optim``: ``SGD``, ``Momentum``, ``Adam``) and models with a
-mini-batch training loop (``cnn_lib.models``: ``Sequential``, ``tutorial_model``,
-``deep_model``, ``fit``, ``evaluate``).
+Elsewhere: the fast batched family, its models, optimisers and mini-batch
+training in ``cnn_lib.fast`` (notebooks 07-08); the exercise checks in
+``cnn_lib.checks``; the plots in ``cnn_lib.plotting``; the command line in
+``cnn_lib.cli``; the shipped full-MNIST networks in ``cnn_lib.pretrained``.
+The protocols every layer and model obey are in ``cnn_lib.layer`` and ``cnn_lib.model``.
 """
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .conv import Conv3x3
 from .data import MNISTDataError, load_full, load_mnist, load_subset
-from .fast_layers import Conv, Dense, Flatten, MaxPool2x2, ReLU, SoftmaxCrossEntropy
+from .digits import IMAGE_SHAPE, NUM_CLASSES, preprocess, preprocess_batch
+from .evaluation import Evaluation, evaluate
 from .maxpool import MaxPool2
-from .models import Sequential, deep_model, fit, preprocess_batch, tutorial_model
-from .models import evaluate as evaluate_batch  # batched; `evaluate` is the one-image loop version
-from .network import TutorialCNN, cross_entropy, preprocess
-from .optim import SGD, Adam, Momentum
+from .model import TrainingDiverged
+from .network import TutorialCNN, cross_entropy
 from .softmax import Softmax
-from .training import Evaluation, History, evaluate, train_tutorial
+from .training import History, train_tutorial
 
 __all__ = [
-    "Adam",
     "CheckpointError",
-    "Conv",
     "Conv3x3",
-    "Dense",
-    "Flatten",
-    "MaxPool2x2",
-    "Momentum",
-    "ReLU",
-    "SGD",
-    "Sequential",
-    "SoftmaxCrossEntropy",
-    "deep_model",
-    "fit",
-    "preprocess_batch",
-    "tutorial_model",
     "Evaluation",
-    "MNISTDataError",
     "History",
+    "IMAGE_SHAPE",
+    "MNISTDataError",
     "MaxPool2",
+    "NUM_CLASSES",
     "Softmax",
+    "TrainingDiverged",
     "TutorialCNN",
     "cross_entropy",
     "evaluate",
-    "evaluate_batch",
+    "load_checkpoint",
     "load_full",
     "load_mnist",
     "load_subset",
-    "load_checkpoint",
     "preprocess",
+    "preprocess_batch",
     "save_checkpoint",
     "train_tutorial",
 ]

@@ -1,122 +1,166 @@
-"""Saving and loading a network's weights as a ``.npz`` file.
+"""Saving and loading any model of either family as one ``.npz`` file.
 
-Two kinds of network: the readable ``TutorialCNN`` (format
-``cnn-from-scratch/TutorialCNN/v1``) and any fast ``models.Sequential``
-(format ``cnn-from-scratch/Sequential/v1``, arrays named as in
-``model.params()``, plus the model's name, e.g. ``"deep"``).
+One format (``cnn-from-scratch/checkpoint/v2``) for every model: the arrays
+of ``model.params()`` under their names, plus the model's kind and its
+``config()`` (architecture and hyper-parameters) as JSON. Loading therefore
+needs no look-up table and no guessing from array shapes: the file says what
+to build. Every way a file can be wrong is a ``CheckpointError`` that names
+the file, what was expected and what came.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from .network import TutorialCNN
+from .atomic_write import atomic_write
 
-FORMAT = "cnn-from-scratch/TutorialCNN/v1"
-SEQUENTIAL_FORMAT = "cnn-from-scratch/Sequential/v1"
+FORMAT = "cnn-from-scratch/checkpoint/v2"
+_META = ("__format__", "__model__", "__config__")
 
 
 class CheckpointError(ValueError):
-    """A checkpoint file is missing, damaged, or does not fit the network."""
+    """A checkpoint file is missing, damaged, or does not fit the model."""
 
 
-def save_checkpoint(net, path: str | os.PathLike) -> Path:
-    """Write all of ``net``'s weights (a ``TutorialCNN`` or a ``Sequential``) to ``path`` (``.npz``); return the path written.
+def model_types() -> dict:
+    """Every kind of model a checkpoint can hold, by the name saved in the file."""
+    from .fast.models import Sequential
+    from .network import TutorialCNN
 
-    The file is written under a temporary name and renamed, so an interrupted
-    save never leaves a half-written checkpoint behind.
+    return {"TutorialCNN": TutorialCNN, "Sequential": Sequential}
+
+
+def require_checkpoint_path(path: str | os.PathLike) -> Path:
+    """Check that a checkpoint can be written at ``path`` *before* any training is spent on it.
+
+    It must end in ``.npz``, not be a folder, and its folder must exist (or be
+    creatable) and be writable.
     """
     path = Path(path)
     if path.suffix != ".npz":
         raise CheckpointError(f"checkpoint path must end in .npz, but got {str(path)!r}.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".part")
-    from .models import Sequential
-
-    if isinstance(net, Sequential):
-        arrays = {"format": np.array(SEQUENTIAL_FORMAT), "model": np.array(net.name), **net.params()}
-    else:
-        arrays = {"format": np.array(FORMAT), **net.parameters()}
-    with open(temporary, "wb") as file:
-        np.savez(file, **arrays)
-    os.replace(temporary, path)
+    if path.is_dir():
+        raise CheckpointError(f"{str(path)!r} is a folder; give a file name ending in .npz.")
+    folder = path.parent
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise CheckpointError(f"cannot save to {str(path)!r}: {str(existing)!r} is a file, not a folder.")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise CheckpointError(f"cannot save to {str(path)!r}: the folder {str(existing)!r} is not writable.")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise CheckpointError(f"cannot save to {str(path)!r}: the file exists and is read-only.")
     return path
 
 
-def load_checkpoint(path: str | os.PathLike, net=None):
-    """Load weights saved by ``save_checkpoint`` into ``net`` and return it.
+def save_checkpoint(model, path: str | os.PathLike) -> Path:
+    """Write ``model``'s weights and configuration to ``path`` (``.npz``); return the path written.
 
-    ``net``: a ``TutorialCNN`` or a ``Sequential`` of the same layers; when
-    ``None``, a new ``TutorialCNN``, or for a ``Sequential`` checkpoint a new
-    ``tutorial``/``deep`` model as its saved name says, in the saved dtype.
+    The file appears complete or not at all (``atomic_write``), even when the
+    save is interrupted. Weights holding NaN or infinity are refused.
+    """
+    path = require_checkpoint_path(path)
+    kind = type(model).__name__
+    if kind not in model_types():
+        raise CheckpointError(f"cannot save a {kind}: a checkpoint holds a {' or a '.join(model_types())}.")
+    params = model.params()
+    bad = [name for name, value in params.items() if not np.all(np.isfinite(value))]
+    if bad:
+        raise CheckpointError(f"refusing to save weights holding NaN or infinity ({', '.join(bad)}): "
+                              "training diverged; retrain with a smaller learning rate.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"__format__": np.array(FORMAT), "__model__": np.array(kind),
+            "__config__": np.array(json.dumps(model.config(), sort_keys=True))}
+    with atomic_write(path) as file:
+        np.savez(file, **meta, **params)
+    return path
 
-    Raises ``CheckpointError`` naming the file, what was expected and what
-    came, for a missing or damaged file or arrays of the wrong shape.
+
+def load_checkpoint(path: str | os.PathLike, model=None):
+    """Load the model saved at ``path`` and return it.
+
+    ``model``: load into this model instead of a new one; its kind and
+    ``config()`` must match the file's. Raises ``CheckpointError`` for a
+    missing, damaged or foreign file, arrays of the wrong names, shapes or
+    dtypes, NaN or infinite weights, or a model that does not fit.
     """
     path = Path(path)
+    arrays = _read_arrays(path)
+    where = repr(str(path))
+    if str(arrays.get("__format__", "")) != FORMAT:
+        raise CheckpointError(
+            f"{where} is not a {FORMAT} checkpoint (its format field is "
+            f"{str(arrays.get('__format__', 'missing'))!r}). Save it again with this version's save_checkpoint."
+        )
+    kind, config = str(arrays.get("__model__", "")), _read_config(where, arrays)
+    types = model_types()
+    if kind not in types:
+        raise CheckpointError(f"{where} holds a model of kind {kind!r}; this version knows {sorted(types)}.")
+    if model is None:
+        model = _build(where, types[kind], config)
+    elif type(model).__name__ != kind or model.config() != config:
+        raise CheckpointError(
+            f"{where} holds a {kind} configured as {config}, which does not fit the model given "
+            f"(a {type(model).__name__} configured as {model.config()}). Pass model=None to build the saved one."
+        )
+    _copy_into(where, {k: v for k, v in arrays.items() if k not in _META}, model.params())
+    return model
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    where = repr(str(path))
+    if not path.exists():
+        raise CheckpointError(f"no checkpoint at {where}: check the path, or train and --save one first.")
     if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {str(path)!r}: check the path, or train and --save one first.")
+        raise CheckpointError(f"{where} is a folder, not a checkpoint file.")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{where} is not a checkpoint: a .npz file is a zip archive, and this file is not one "
+                              "(is it a text file, or cut short?).")
     try:
         with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+            return {key: data[key] for key in data.files}
+    except Exception as error:  # zipfile, zlib, numpy's format and pickle refusals: all mean "damaged"
         raise CheckpointError(
-            f"{str(path)!r} is not a readable checkpoint ({type(error).__name__}: {error}). "
-            "It may be damaged or truncated: save it again."
+            f"{where} is damaged and cannot be read ({type(error).__name__}: {str(error).split('. ')[0]}). "
+            "Save it again."
         ) from None
-    from .models import MODELS, Sequential
-
-    saved_format = str(arrays.get("format", ""))
-    if saved_format == SEQUENTIAL_FORMAT or isinstance(net, Sequential):
-        if saved_format != SEQUENTIAL_FORMAT:
-            raise CheckpointError(
-                f"{str(path)!r} is not a {SEQUENTIAL_FORMAT} checkpoint (its format field is "
-                f"{str(arrays.get('format', 'missing'))!r}); a fast model needs one saved from a fast model."
-            )
-        if net is not None and not isinstance(net, Sequential):
-            raise CheckpointError(
-                f"{str(path)!r} holds a fast Sequential model ({str(arrays.get('model', ''))!r}), "
-                f"not a {type(net).__name__}: load it into a model from cnn_lib.models."
-            )
-        if net is None:
-            name = str(arrays.get("model", ""))
-            if name not in MODELS:
-                raise CheckpointError(f"{str(path)!r} holds a model called {name!r}; pass a model of that shape to load it into.")
-            dtype = next((value.dtype for key, value in arrays.items() if key not in ("format", "model")), np.float64)
-            net = MODELS[name](np.random.default_rng(0), dtype=dtype if dtype.kind == "f" else np.float64)
-        stored = sorted(key for key in arrays if key not in ("format", "model"))
-        if stored != sorted(net.params()):
-            raise CheckpointError(
-                f"{str(path)!r} does not fit this model ({net.name!r}): it holds arrays {stored}, "
-                f"the model has {sorted(net.params())}."
-            )
-        _copy_into(path, arrays, net.params())
-        return net
-    if saved_format != FORMAT:
-        raise CheckpointError(
-            f"{str(path)!r} is not a {FORMAT} checkpoint (its format field is "
-            f"{str(arrays.get('format', 'missing'))!r})."
-        )
-    num_filters = arrays["filters"].shape[0] if "filters" in arrays and arrays["filters"].ndim == 3 else 8
-    net = TutorialCNN(num_filters=num_filters) if net is None else net
-    _copy_into(path, arrays, net.parameters())
-    return net
 
 
-def _copy_into(path: Path, arrays: dict[str, np.ndarray], parameters: dict[str, np.ndarray]) -> None:
-    """Check every saved array against the network's, then copy them all in."""
+def _read_config(where: str, arrays: dict) -> dict:
+    try:
+        config = json.loads(str(arrays["__config__"]))
+    except (KeyError, ValueError):
+        raise CheckpointError(f"{where} has no readable configuration (__config__); save it again.") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{where}: its configuration should be a JSON object, but it is {config!r}.")
+    return config
+
+
+def _build(where: str, model_type, config: dict):
+    try:
+        return model_type.from_config(config) if hasattr(model_type, "from_config") else model_type(**config)
+    except (TypeError, ValueError, KeyError) as error:
+        raise CheckpointError(f"{where}: its configuration {config} does not describe a "
+                              f"{model_type.__name__} ({error}).") from None
+
+
+def _copy_into(where: str, arrays: dict[str, np.ndarray], parameters: dict[str, np.ndarray]) -> None:
+    """Check every saved array against the model's, then copy them all in."""
+    if sorted(arrays) != sorted(parameters):
+        raise CheckpointError(f"{where} holds the arrays {sorted(arrays)}, but the model has {sorted(parameters)}.")
     for name, target in parameters.items():
-        if name not in arrays:
-            raise CheckpointError(f"{str(path)!r} has no array {name!r}; it holds {sorted(arrays)}.")
         value = arrays[name]
-        if value.shape != target.shape or value.dtype.kind != "f" or not np.all(np.isfinite(value)):
+        if value.shape != target.shape or value.dtype != target.dtype:
             raise CheckpointError(
-                f"{str(path)!r}: {name!r} should be a finite float array of shape {target.shape}, "
+                f"{where}: {name!r} should be a {target.dtype} array of shape {target.shape}, "
                 f"but it has shape {value.shape} and dtype {value.dtype}."
             )
+        if not np.all(np.isfinite(value)):
+            raise CheckpointError(f"{where}: {name!r} holds NaN or infinite values (the run that saved it had "
+                                  "diverged); retrain with a smaller learning rate.")
     for name, target in parameters.items():
         target[...] = arrays[name]

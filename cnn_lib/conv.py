@@ -12,10 +12,11 @@ from typing import Iterator
 
 import numpy as np
 
-from .validation import as_float_array, check_gradient_shape, check_positive_int, require_forward
+from .layer import Layer
+from .require import require_array, require_forward, require_gradient, require_positive_int
 
 
-class Conv3x3:
+class Conv3x3(Layer):
     """A convolution layer using 3x3 filters, valid padding and stride 1.
 
     Attributes:
@@ -25,8 +26,10 @@ class Conv3x3:
       same shape, set by ``backward``.
     """
 
+    param_names = ("filters",)
+
     def __init__(self, num_filters: int, rng: np.random.Generator | None = None):
-        self.num_filters = check_positive_int("num_filters", num_filters)
+        self.num_filters = require_positive_int("num_filters", num_filters)
         rng = np.random.default_rng() if rng is None else rng
         # Divide by 9 to reduce the variance of our initial values (the tutorial's choice).
         self.filters = rng.standard_normal((self.num_filters, 3, 3)) / 9
@@ -48,16 +51,13 @@ class Conv3x3:
         - Returns: array of shape ``(h - 2, w - 2, num_filters)`` where
           ``out[i, j, f] = sum(region(i, j) * filters[f])``.
         """
-        input = as_float_array(input, "Conv3x3 input", 2, "(h, w), one grey-scale image")
-        h, w = input.shape
-        if h < 3 or w < 3:
-            raise ValueError(f"Conv3x3 input must be at least 3x3, but got shape {input.shape}.")
+        input = require_image(input, "Conv3x3 input")
         self.last_input = input
 
+        h, w = input.shape
         output = np.zeros((h - 2, w - 2, self.num_filters), dtype=input.dtype)
         for im_region, i, j in self.iterate_regions(input):
             output[i, j] = np.sum(im_region * self.filters, axis=(1, 2))
-        self.last_output_shape = output.shape
         return output
 
     def backward(self, d_L_d_out: np.ndarray) -> np.ndarray:
@@ -71,10 +71,9 @@ class Conv3x3:
           computed from. Written as one formula, this is a *full* convolution
           of ``d_L_d_out`` with the filters rotated by 180 degrees (notebook 05).
         """
-        require_forward(self)
-        d_L_d_out = check_gradient_shape(d_L_d_out, self.last_output_shape, "Conv3x3")
-        d_L_d_filters = np.zeros(self.filters.shape)
-        d_L_d_input = np.zeros(self.last_input.shape)
+        d_L_d_out = self.require_backward(d_L_d_out)
+        d_L_d_filters = np.zeros_like(self.filters)
+        d_L_d_input = np.zeros_like(self.last_input)
 
         for im_region, i, j in self.iterate_regions(self.last_input):
             # out[i, j, f] = sum(im_region * filters[f]) for every filter f, so
@@ -89,15 +88,19 @@ class Conv3x3:
         self.d_L_d_filters = d_L_d_filters
         return d_L_d_input
 
-    def backprop(self, d_L_d_out: np.ndarray, learn_rate: float) -> np.ndarray:
-        """``backward`` followed by one SGD step on the filters; returns ``d_L_d_input``.
+    def require_backward(self, d_L_d_out: np.ndarray) -> np.ndarray:
+        """``backward``'s checks: a forward came first and ``d_L_d_out`` fits its output."""
+        require_forward(self)
+        h, w = self.last_input.shape
+        return require_gradient(d_L_d_out, (h - 2, w - 2, self.num_filters), self)
 
-        (The tutorial returns ``None`` here because its conv layer comes first.)
-        """
-        d_L_d_input = self.backward(d_L_d_out)
-        self.filters -= learn_rate * self.d_L_d_filters
-        return d_L_d_input
+    def config(self) -> dict:
+        return {"num_filters": self.num_filters}
 
-    def params_and_grads(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Map each parameter's name to ``(parameter, gradient)``; used by gradient checks."""
-        return {"filters": (self.filters, self.d_L_d_filters)}
+
+def require_image(input: np.ndarray, name: str) -> np.ndarray:
+    """One grey-scale image ``(h, w)`` with h, w >= 3, as a finite float array."""
+    input = require_array(input, name, 2, "(h, w), one grey-scale image")
+    if min(input.shape) < 3:
+        raise ValueError(f"{name} must be at least 3x3, but got shape {input.shape}.")
+    return input

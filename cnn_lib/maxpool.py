@@ -6,10 +6,11 @@ that pixel receives the region's gradient.
 
 Ties. On MNIST most 2x2 windows of the first conv output hold four equal
 values (the flat background), so "the pixel that was the maximum" is not
-unique. The tutorial copies the gradient to *every* tied pixel; that is not
-the gradient of ``max`` (nudging all four inputs up by h moves the output by
-h, not 4h). By default this layer sends each window's gradient to exactly
-one position, the first maximum in reading order, as ``np.argmax`` does;
+unique, and at such a point ``max`` has no gradient, only subgradients. The
+tutorial copies the gradient to *every* tied pixel; that is not one of them
+(nudging all four inputs up by h moves the output by h, not 4h). By default
+this layer sends each window's gradient to exactly one position, the first
+maximum in reading order, as ``np.argmax`` does: one valid subgradient.
 ``MaxPool2(ties="all")`` keeps the tutorial's behaviour.
 """
 
@@ -19,23 +20,22 @@ from typing import Iterator
 
 import numpy as np
 
-from .validation import as_float_array, check_gradient_shape, require_forward
+from .layer import Layer
+from .require import require_array, require_choice, require_forward, require_gradient
 
 TIE_RULES = ("first", "all")
 
 
-class MaxPool2:
+class MaxPool2(Layer):
     """A max-pooling layer with a 2x2 pool size and stride 2.
 
     - ``ties="first"`` (default): a window's gradient goes to its first
-      maximum in reading order (row by row), the true gradient of max.
+      maximum in reading order (row by row), as ``np.argmax`` picks it.
     - ``ties="all"``: the tutorial's rule, every tied maximum gets it.
     """
 
     def __init__(self, ties: str = "first"):
-        if ties not in TIE_RULES:
-            raise ValueError(f"ties must be one of {TIE_RULES}, but got {ties!r}.")
-        self.ties = ties
+        self.ties = require_choice("ties", ties, TIE_RULES)
         self.last_input: np.ndarray | None = None
 
     def iterate_regions(self, image: np.ndarray) -> Iterator[tuple[np.ndarray, int, int]]:
@@ -54,15 +54,10 @@ class MaxPool2:
         - ``input``: array of shape ``(h, w, num_filters)``, h and w even.
         - Returns: array of shape ``(h / 2, w / 2, num_filters)``.
         """
-        input = as_float_array(input, "MaxPool2 input", 3, "(h, w, num_filters)")
-        h, w, num_filters = input.shape
-        if h % 2 or w % 2 or h == 0 or w == 0:
-            raise ValueError(
-                f"MaxPool2 needs an even, non-zero height and width to cut the input into 2x2 "
-                f"regions, but got shape {input.shape}. Crop or pad the input first."
-            )
+        input = require_even_maps(input, "MaxPool2 input")
         self.last_input = input
 
+        h, w, num_filters = input.shape
         output = np.zeros((h // 2, w // 2, num_filters), dtype=input.dtype)
         for im_region, i, j in self.iterate_regions(input):
             output[i, j] = np.amax(im_region, axis=(0, 1))
@@ -75,17 +70,15 @@ class MaxPool2:
         - Returns ``d_L_d_input`` of shape ``(h, w, num_filters)``: zero
           everywhere except at the routed maxima.
         """
-        require_forward(self)
-        h, w, num_filters = self.last_input.shape
-        d_L_d_out = check_gradient_shape(d_L_d_out, (h // 2, w // 2, num_filters), "MaxPool2")
-        d_L_d_input = np.zeros(self.last_input.shape)
+        d_L_d_out = self.require_backward(d_L_d_out)
+        d_L_d_input = np.zeros_like(self.last_input)
 
         for im_region, i, j in self.iterate_regions(self.last_input):
-            h2, w2, f = im_region.shape
+            h, w, f = im_region.shape
             amax = np.amax(im_region, axis=(0, 1))
             routed = np.zeros(f, dtype=bool)  # has channel f2 of this region had its gradient yet?
-            for i2 in range(h2):
-                for j2 in range(w2):
+            for i2 in range(h):
+                for j2 in range(w):
                     for f2 in range(f):
                         # If this pixel was the max value, copy the gradient to it
                         # (with ties="first", only to the first max found).
@@ -94,13 +87,23 @@ class MaxPool2:
                             routed[f2] = True
         return d_L_d_input
 
-    def backprop(self, d_L_d_out: np.ndarray, learn_rate: float | None = None) -> np.ndarray:
-        """Same as ``backward``: max-pooling has nothing to learn.
+    def require_backward(self, d_L_d_out: np.ndarray) -> np.ndarray:
+        """``backward``'s checks: a forward came first and ``d_L_d_out`` fits its output."""
+        require_forward(self)
+        h, w, num_filters = self.last_input.shape
+        return require_gradient(d_L_d_out, (h // 2, w // 2, num_filters), self)
 
-        ``learn_rate`` is accepted and ignored so every layer shares one interface.
-        """
-        return self.backward(d_L_d_out)
+    def config(self) -> dict:
+        return {"ties": self.ties}
 
-    def params_and_grads(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Max-pooling has no parameters."""
-        return {}
+
+def require_even_maps(input: np.ndarray, name: str) -> np.ndarray:
+    """Feature maps ``(h, w, channels)`` with an even height and width, as a finite float array."""
+    input = require_array(input, name, 3, "(h, w, num_filters)")
+    h, w, _ = input.shape
+    if h % 2 or w % 2:
+        raise ValueError(
+            f"{name} needs an even height and width to cut the input into 2x2 regions, "
+            f"but got shape {input.shape}. Crop or pad the input first."
+        )
+    return input

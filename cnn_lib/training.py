@@ -8,26 +8,13 @@ from typing import Callable
 
 import numpy as np
 
+from .digits import require_dataset
+from .evaluation import Evaluation, evaluate
+from .model import require_finite_training
 from .network import TutorialCNN
-from .validation import check_label
+from .require import require_count, require_learning_rate
 
 REPORT_EVERY = 100
-
-
-@dataclass
-class Evaluation:
-    """The network's results on a set of ``n`` images.
-
-    - ``probabilities``: shape ``(n, 10)``; ``predictions``: shape ``(n,)``.
-    - ``losses``: shape ``(n,)``, cross-entropy per image.
-    - ``loss``: their mean; ``accuracy``: the fraction predicted right.
-    """
-
-    probabilities: np.ndarray
-    predictions: np.ndarray
-    losses: np.ndarray
-    loss: float
-    accuracy: float
 
 
 @dataclass
@@ -37,8 +24,8 @@ class History:
     - ``step_loss``, ``step_correct``: shape ``(num_epochs, n)``, every step's
       loss and 0/1 correctness, in the (shuffled) order trained.
     - ``window_step``, ``window_loss``, ``window_accuracy``: one entry per
-      block of 100 steps (the tutorial's log lines); ``window_step`` counts
-      steps from the start of training (100, 200, ...).
+      block of ``REPORT_EVERY`` steps (the tutorial's log lines); ``window_step``
+      counts steps from the start of training (100, 200, ...).
     - ``epoch_loss``, ``epoch_accuracy``: one entry per epoch.
     - ``test``: the final evaluation on the test images, if any.
     """
@@ -52,23 +39,6 @@ class History:
     epoch_accuracy: list[float] = field(default_factory=list)
     test: Evaluation | None = None
     seconds: float = 0.0
-
-
-def evaluate(net: TutorialCNN, images: np.ndarray, labels: np.ndarray) -> Evaluation:
-    """Run ``net`` on ``images`` (shape ``(n, 28, 28)``) and compare with ``labels`` ``(n,)``."""
-    _check_dataset(images, labels, "test")
-    probabilities = np.zeros((len(images), 10))
-    losses = np.zeros(len(images))
-    for k, (image, label) in enumerate(zip(images, labels)):
-        probabilities[k], losses[k], _ = net.forward(image, int(label))
-    predictions = np.argmax(probabilities, axis=1)
-    return Evaluation(
-        probabilities=probabilities,
-        predictions=predictions,
-        losses=losses,
-        loss=float(np.mean(losses)) if len(losses) else float("nan"),
-        accuracy=float(np.mean(predictions == labels)) if len(labels) else float("nan"),
-    )
 
 
 def train_tutorial(
@@ -92,16 +62,15 @@ def train_tutorial(
     - ``log``: called with each of the tutorial's log lines (``None``: silent).
     - ``on_step(epoch, step)``: called after each training step (for progress bars).
 
-    Returns ``(net, history)``. One difference from the tutorial's script:
-    its check ``i % 100 == 99`` runs *before* step ``i`` is trained, so its
-    first line averages 99 images and the epoch's last image is never
-    reported; here each line reports exactly the 100 steps it names.
+    Returns ``(net, history)``. Raises ``TrainingDiverged`` when a loss or a weight
+    becomes NaN or infinite. One difference from the tutorial's script: its check
+    ``i % 100 == 99`` runs *before* step ``i`` is trained, so its first line
+    averages 99 images and the epoch's last image is never reported; here each
+    line reports exactly the ``REPORT_EVERY`` steps it names.
     """
-    _check_dataset(train_images, train_labels, "training")
-    if not isinstance(num_epochs, (int, np.integer)) or num_epochs < 0:
-        raise ValueError(f"num_epochs must be a whole number >= 0, but got {num_epochs!r}.")
-    if not np.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be a positive number, but got {lr!r}.")
+    train_images, train_labels = require_dataset(train_images, train_labels, "training")
+    num_epochs = require_count("num_epochs", num_epochs)
+    lr = require_learning_rate(lr, "lr")
     log = log or (lambda line: None)
     rng = np.random.default_rng(seed)
     if net is None:
@@ -121,39 +90,28 @@ def train_tutorial(
         num_correct = 0
         for i, (im, label) in enumerate(zip(images, labels)):
             l, acc = net.train(im, int(label), lr)
+            require_finite_training(net, l, f"epoch {epoch + 1}, step {i + 1}", lr)
             history.step_loss[epoch, i], history.step_correct[epoch, i] = l, acc
             loss += l
             num_correct += acc
             if i % REPORT_EVERY == REPORT_EVERY - 1:
-                log("[Step %d] Past 100 steps: Average Loss %.3f | Accuracy: %d%%" % (i + 1, loss / 100, num_correct))
+                log("[Step %d] Past %d steps: Average Loss %.3f | Accuracy: %d%%"
+                    % (i + 1, REPORT_EVERY, loss / REPORT_EVERY, 100 * num_correct / REPORT_EVERY))
                 history.window_step.append(epoch * n + i + 1)
-                history.window_loss.append(loss / 100)
-                history.window_accuracy.append(num_correct / 100)
+                history.window_loss.append(loss / REPORT_EVERY)
+                history.window_accuracy.append(num_correct / REPORT_EVERY)
                 loss = 0.0
                 num_correct = 0
             if on_step is not None:
                 on_step(epoch, i)
-        history.epoch_loss.append(float(np.mean(history.step_loss[epoch])) if n else float("nan"))
-        history.epoch_accuracy.append(float(np.mean(history.step_correct[epoch])) if n else float("nan"))
+        history.epoch_loss.append(float(np.mean(history.step_loss[epoch])))
+        history.epoch_accuracy.append(float(np.mean(history.step_correct[epoch])))
 
     if test_images is not None and test_labels is not None:
         # Test the CNN
         log("\n--- Testing the CNN ---")
         history.test = evaluate(net, test_images, test_labels)
-        log("Test Loss: %s" % history.test.loss)
-        log("Test Accuracy: %s" % history.test.accuracy)
+        log("Test Loss: %.3f" % history.test.loss)
+        log("Test Accuracy: %.3f" % history.test.accuracy)
     history.seconds = time.perf_counter() - start
     return net, history
-
-
-def _check_dataset(images: np.ndarray, labels: np.ndarray, name: str) -> None:
-    images = np.asarray(images)
-    labels = np.asarray(labels)
-    if images.ndim != 3 or images.shape[1:] != (28, 28):
-        raise ValueError(f"{name} images must have shape (n, 28, 28), but got {images.shape}.")
-    if labels.shape != (len(images),):
-        raise ValueError(
-            f"{name} labels must have shape ({len(images)},), one per image, but got {labels.shape}."
-        )
-    for label in np.unique(labels):
-        check_label(label.item() if np.issubdtype(labels.dtype, np.integer) else label)

@@ -2,52 +2,33 @@
 
 Training the deep network takes about 1.5 minutes on two cores, too long to
 repeat each time notebook 08 runs. So the weights are trained once with a
-*recipe* (every setting, the seed included), saved next to this module, and
-loaded by the notebook; a test retrains each recipe and checks it reproduces
-the shipped weights. To retrain by hand::
+``Recipe`` (every setting, the seed included), saved in this folder
+(``<name>.npz`` with a training record ``<name>.json``) and loaded by the
+notebook; a test retrains each recipe and checks it reproduces the shipped
+weights. To retrain by hand::
 
     python -m cnn_lib.pretrained deep        # or: tutorial; add --out PATH.npz
 
-which runs the same as the command line
-``python -m cnn_lib train --data full --model deep --optimizer adam --lr 0.001
---lr-decay 0.7 --epochs 10 --batch-size 64 --seed 0``.
+which runs exactly what ``RECIPES["deep"].command()`` does on the command line.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import load_checkpoint, save_checkpoint
-from .models import MODELS, FitHistory, Sequential, fit
-from .optim import make_optimizer
+from ..atomic_write import atomic_write
+from ..checkpoint import load_checkpoint, save_checkpoint
+from ..fast.models import Sequential
+from ..fast.recipe import Recipe, run_recipe
+from ..fast.training import FitHistory
+from ..require import require_choice
 
 PRETRAINED_DIR = Path(__file__).resolve().parent
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """Everything that decides a training run on full MNIST (60,000 training images)."""
-
-    model: str
-    optimizer: str
-    lr: float
-    lr_decay: float
-    num_epochs: int
-    batch_size: int = 64
-    seed: int = 0
-    dtype: str = "float32"
-
-    def command(self) -> str:
-        """The equivalent ``python -m cnn_lib train`` command line."""
-        return (f"python -m cnn_lib train --data full --model {self.model} --optimizer {self.optimizer} "
-                f"--lr {self.lr} --lr-decay {self.lr_decay} --epochs {self.num_epochs} "
-                f"--batch-size {self.batch_size} --dtype {self.dtype} --seed {self.seed}")
-
 
 RECIPES = {
     "tutorial": Recipe(model="tutorial", optimizer="momentum", lr=0.05, lr_decay=0.85, num_epochs=20),
@@ -56,32 +37,19 @@ RECIPES = {
 
 
 def checkpoint_path(name: str) -> Path:
-    """Where the shipped weights of recipe ``name`` live (``pretrained_<name>.npz``)."""
-    _check_name(name)
-    return PRETRAINED_DIR / f"pretrained_{name}.npz"
+    """Where the shipped weights of recipe ``name`` live."""
+    return PRETRAINED_DIR / f"{require_choice('name', name, tuple(RECIPES))}.npz"
 
 
-def history_path(name: str) -> Path:
-    """Where the shipped training history of recipe ``name`` lives (``pretrained_<name>.json``)."""
-    _check_name(name)
-    return PRETRAINED_DIR / f"pretrained_{name}.json"
+def record_path(name: str) -> Path:
+    """Where the shipped training record of recipe ``name`` lives."""
+    return checkpoint_path(name).with_suffix(".json")
 
 
 def train_recipe(name: str, train_images: np.ndarray, train_labels: np.ndarray,
                  log=None) -> tuple[Sequential, FitHistory]:
-    """Train recipe ``name`` on ``train_images`` ``(n, 28, 28)`` exactly as the command line does.
-
-    One ``np.random.default_rng(seed)`` draws the initial weights, then each
-    epoch's shuffle: the same recipe and data give the same weights.
-    """
-    recipe = RECIPES[_check_name(name)]
-    rng = np.random.default_rng(recipe.seed)
-    model = MODELS[recipe.model](rng, np.dtype(recipe.dtype))
-    optimizer = make_optimizer(recipe.optimizer, recipe.lr)
-    history = fit(model, train_images, train_labels, batch_size=recipe.batch_size,
-                  num_epochs=recipe.num_epochs, optimizer=optimizer, rng=rng, log=log,
-                  lr_decay=recipe.lr_decay)
-    return model, history
+    """Train recipe ``name`` on ``train_images`` ``(n, 28, 28)`` exactly as the command line does."""
+    return run_recipe(RECIPES[require_choice("name", name, tuple(RECIPES))], train_images, train_labels, log=log)
 
 
 def load_pretrained(name: str) -> tuple[Sequential, dict]:
@@ -92,7 +60,7 @@ def load_pretrained(name: str) -> tuple[Sequential, dict]:
     trained.
     """
     model = load_checkpoint(checkpoint_path(name))
-    record = json.loads(history_path(name).read_text())
+    record = json.loads(record_path(name).read_text())
     return model, record
 
 
@@ -106,22 +74,19 @@ def save_pretrained(name: str, model: Sequential, history: FitHistory, test_accu
         "command": RECIPES[name].command(),
         "epoch_loss": history.epoch_loss,
         "epoch_accuracy": history.epoch_accuracy,
+        "epoch_lr": history.epoch_lr,
+        "schedule": history.schedule,
         "batch_loss": [round(float(loss), 6) for loss in history.batch_loss],
         "test_accuracy": test_accuracy,
     }
-    path.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
+    with atomic_write(path.with_suffix(".json")) as file:
+        file.write((json.dumps(record, indent=1) + "\n").encode())
     return path
 
 
-def _check_name(name: str) -> str:
-    if name not in RECIPES:
-        raise ValueError(f"no pretrained network called {name!r}; choose one of {sorted(RECIPES)}.")
-    return name
-
-
 def main(argv: list[str] | None = None) -> int:
-    from .data import load_full
-    from .models import evaluate
+    from ..data import load_full
+    from ..evaluation import evaluate
 
     parser = argparse.ArgumentParser(prog="python -m cnn_lib.pretrained",
                                      description="Retrain a shipped network on full MNIST from its recipe.")
@@ -135,7 +100,3 @@ def main(argv: list[str] | None = None) -> int:
     path = save_pretrained(args.name, model, history, accuracy, args.out)
     print(f"Test accuracy {accuracy:.4f}; wrote {path} and {path.with_suffix('.json')}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -4,9 +4,9 @@ One table from one run, in training images per second (forward, backward and
 one optimiser step, on real MNIST digits from the shipped subset):
 
 - the readable loop layers (``TutorialCNN.train``, one image per step),
-- the fast tutorial model (``models.tutorial_model``) at batch 1 and 64, in
+- the fast tutorial model (``fast.tutorial_model``) at batch 1 and 64, in
   float32 and float64, with SGD,
-- the fast deep model (``models.deep_model``) at batch 64 with Adam,
+- the fast deep model (``fast.deep_model``) at batch 64 with Adam,
 - PyTorch on the CPU with the same networks, when ``torch`` is importable
   (it is not a dependency of this project; without it those rows are skipped).
 
@@ -25,10 +25,10 @@ from typing import Callable
 
 import numpy as np
 
-from .data import load_subset
-from .models import deep_model, preprocess_batch, train_step, tutorial_model
-from .network import TutorialCNN
-from .optim import SGD, Adam
+from ..data import load_subset
+from ..digits import preprocess_batch
+from ..fast import SGD, Adam, deep_model, train_on_batch, tutorial_model
+from ..network import TutorialCNN
 
 
 def blas_info() -> str:
@@ -80,14 +80,13 @@ def numpy_rows(images: np.ndarray, labels: np.ndarray, seconds: float, repeats: 
 
 def _fast_rate(make, dtype, optimizer, images, labels, batch, seconds, repeats) -> float:
     model = make(np.random.default_rng(0), dtype)
-    X = preprocess_batch(images, dtype)
     y = labels.astype(np.int64)
-    batches = [(X[i:i + batch], y[i:i + batch]) for i in range(0, len(X) - batch + 1, batch)]
+    batches = [(images[i:i + batch], y[i:i + batch]) for i in range(0, len(images) - batch + 1, batch)]
     state = {"k": 0}
 
     def step():
         k = state["k"] = (state["k"] + 1) % len(batches)
-        train_step(model, *batches[k], optimizer)
+        train_on_batch(model, *batches[k], optimizer)
 
     return measure(step, batch, seconds, repeats)
 

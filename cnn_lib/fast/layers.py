@@ -1,0 +1,359 @@
+"""Fast, batched layers: the same maths as the loop layers, for a whole batch at once.
+
+The readable layers (``Conv3x3``, ``MaxPool2``, ``Softmax``) take one image and
+loop over its pixels, so the code reads like the formulas. The layers here do
+the same arithmetic for ``n`` images in a handful of NumPy calls, which is
+hundreds of times faster. Tests check that both give the same numbers.
+
+They obey the same protocol (``cnn_lib.layer``): ``forward(X)`` remembers what
+``backward`` needs in ``last_*`` attributes; ``backward(d_L_d_out)`` returns
+``d_L_d_input`` and stores ``d_L_d_<parameter>``; ``params()``/``grads()``.
+
+- Images are stored **NHWC**: shape ``(n, h, w, c)`` = (images, rows, columns,
+  channels). One image of the tutorial, ``(h, w, c)``, is ``X[k]``.
+- Every layer computes in its ``dtype`` (``np.float32`` or ``np.float64``);
+  inputs are converted to it.
+
+Initialisation. ``init="tutorial"`` follows Victor Zhou's tutorial (conv
+filters ``randn / 9`` for 3x3 filters, i.e. ``randn / (k * k)``; dense weights
+``randn / input_len``). ``init="he"`` draws ``randn * sqrt(2 / fan_in)``
+(He et al., 2015), which keeps the signal's size steady through ReLU layers,
+for deeper networks. Biases start at zero.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..layer import Layer
+from ..maxpool import TIE_RULES
+from ..require import (require_batch, require_choice, require_dtype, require_forward, require_gradient,
+                       require_positive_int)
+
+INITS = ("tutorial", "he")
+
+
+def initial_weights(rng: np.random.Generator, shape: tuple, fan_in: int, tutorial_scale: int,
+                    init: str, dtype: np.dtype) -> np.ndarray:
+    """Standard normal weights of ``shape``, divided by ``tutorial_scale`` (``init="tutorial"``)
+    or times ``sqrt(2 / fan_in)`` (``init="he"``)."""
+    weights = rng.standard_normal(shape)
+    weights = weights / tutorial_scale if init == "tutorial" else weights * np.sqrt(2.0 / fan_in)
+    return weights.astype(dtype)
+
+
+class Conv(Layer):
+    """Convolution with square ``k x k`` filters, valid padding, stride 1, any channels.
+
+    - ``in_channels`` (C), ``num_filters`` (F), ``kernel_size`` (k).
+    - ``filters``: shape ``(F, k, k, C)``; ``biases``: shape ``(F,)``.
+    - ``bias=False`` leaves the biases out (the tutorial's ``Conv3x3`` has none).
+    - ``compute_input_grad=False`` makes ``backward`` skip ``d_L_d_input`` and
+      return ``None``: nothing needs it for a network's first layer, and it is
+      the most expensive part of the backward pass.
+
+    For every image ``n``, output pixel ``(i, j)`` and filter ``f``::
+
+        out[n, i, j, f] = sum over a, b < k and c < C of X[n, i + a, j + b, c] * filters[f, a, b, c]
+                          + biases[f]
+
+    "im2col": we copy every ``k x k x C`` window of the batch into one row of a
+    matrix ``cols`` of shape ``(n * oh * ow, k * k * C)``; then the sum above is
+    one matrix product ``cols @ W.T``, with each filter flattened into a row of
+    ``W`` ``(F, k * k * C)``. One big matrix product runs at the speed of the
+    BLAS library, far faster than ``n * oh * ow`` small ones.
+    """
+
+    def __init__(self, in_channels: int, num_filters: int, kernel_size: int = 3,
+                 rng: np.random.Generator | None = None, dtype=np.float64, bias: bool = True,
+                 init: str = "tutorial", compute_input_grad: bool = True):
+        self.in_channels = require_positive_int("in_channels", in_channels)
+        self.num_filters = require_positive_int("num_filters", num_filters)
+        self.kernel_size = k = require_positive_int("kernel_size", kernel_size)
+        self.dtype = require_dtype(dtype)
+        self.init = require_choice("init", init, INITS)
+        self.bias = bool(bias)
+        self.compute_input_grad = bool(compute_input_grad)
+        self.param_names = ("filters", "biases") if self.bias else ("filters",)
+        rng = np.random.default_rng() if rng is None else rng
+        # Divide by k * k (9 for 3x3 filters) to reduce the variance of the initial values.
+        self.filters = initial_weights(rng, (self.num_filters, k, k, self.in_channels),
+                                       k * k * self.in_channels, k * k, init, self.dtype)
+        self.d_L_d_filters = np.zeros_like(self.filters)
+        if self.bias:
+            self.biases = np.zeros(self.num_filters, dtype=self.dtype)
+            self.d_L_d_biases = np.zeros_like(self.biases)
+        self.last_input: np.ndarray | None = None
+
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        """Convolve a batch with every filter.
+
+        - ``X``: shape ``(n, h, w, C)`` with ``h, w >= k``.
+        - Returns ``out`` of shape ``(n, h - k + 1, w - k + 1, F)``.
+        """
+        X = self.require_input(X)
+        n, h, w, c = X.shape
+        k = self.kernel_size
+        oh, ow = h - k + 1, w - k + 1
+        # im2col: windows[n, i, j, a, b, c] = X[n, i + a, j + b, c], the k x k x C window
+        # of output pixel (i, j). We fill it with k * k shifted copies of the image (one per
+        # filter offset (a, b)): contiguous copies, measured ~3x faster than copying a
+        # transposed sliding_window_view. Then one row per output pixel, in (a, b, c) order.
+        windows = np.empty((n, oh, ow, k, k, c), dtype=self.dtype)
+        for a in range(k):
+            for b in range(k):
+                windows[:, :, :, a, b, :] = X[:, a:a + oh, b:b + ow, :]
+        cols = windows.reshape(n * oh * ow, k * k * c)
+        # Each filter flattened the same way is one row of W, shape (F, k * k * C).
+        out = cols @ self.filters.reshape(self.num_filters, -1).T   # (n * oh * ow, F)
+        if self.bias:
+            out += self.biases
+        self.last_input, self.last_cols = X, cols
+        return out.reshape(n, oh, ow, self.num_filters)
+
+    def backward(self, d_L_d_out: np.ndarray) -> np.ndarray | None:
+        """Gradients of the loss, given ``d_L_d_out`` of shape ``(n, oh, ow, F)``.
+
+        - Stores ``d_L_d_filters`` ``(F, k, k, C)``: each output pixel adds
+          ``d_L_d_out[n, i, j, f] * window(n, i, j)`` to filter ``f``'s
+          gradient, summed over the batch: one matrix product ``d_out.T @ cols``.
+        - Stores ``d_L_d_biases`` ``(F,)``: the sum of ``d_L_d_out`` over n, i, j.
+        - Returns ``d_L_d_input`` ``(n, h, w, C)`` (or ``None`` when
+          ``compute_input_grad`` is off): each output pixel sends
+          ``d_L_d_out[n, i, j, f] * filters[f]`` back to the window it was
+          computed from ("col2im"). As one formula, this is a *full*
+          convolution with the filters rotated by 180 degrees (notebook 05).
+        """
+        d_L_d_out = self.require_backward(d_L_d_out)
+        n, oh, ow, F = d_L_d_out.shape
+        k, c = self.kernel_size, self.in_channels
+        d_out = d_L_d_out.reshape(-1, F)                    # (n * oh * ow, F)
+
+        d_filters = d_out.T @ self.last_cols                # (F, k * k * C)
+        self.d_L_d_filters = d_filters.reshape(self.filters.shape)
+        if self.bias:
+            self.d_L_d_biases = d_out.sum(axis=0)
+        if not self.compute_input_grad:
+            return None
+
+        # Gradient for every window's copy of the input: d_cols = d_out @ W.
+        d_cols = (d_out @ self.filters.reshape(F, -1)).reshape(n, oh, ow, k, k, c)
+        # col2im: window (i, j) read X[:, i + a, j + b, :]; add its gradient back there.
+        d_L_d_input = np.zeros_like(self.last_input)
+        for a in range(k):
+            for b in range(k):
+                d_L_d_input[:, a:a + oh, b:b + ow, :] += d_cols[:, :, :, a, b, :]
+        return d_L_d_input
+
+    def require_input(self, X: np.ndarray) -> np.ndarray:
+        """``forward``'s checks: a finite batch ``(n, h, w, C)`` with ``h, w >= k``, in ``dtype``."""
+        X = require_batch(X, self.dtype, 4, "Conv", "(n, h, w, channels)")
+        k = self.kernel_size
+        if X.shape[3] != self.in_channels:
+            raise ValueError(f"Conv expects {self.in_channels} input channel(s) (the last axis), "
+                             f"but got shape {X.shape}.")
+        if X.shape[1] < k or X.shape[2] < k:
+            raise ValueError(f"Conv input must be at least {k}x{k}, but got shape {X.shape}.")
+        return X
+
+    def require_backward(self, d_L_d_out: np.ndarray) -> np.ndarray:
+        """``backward``'s checks: a forward came first and ``d_L_d_out`` fits its output."""
+        require_forward(self)
+        n, h, w, _ = self.last_input.shape
+        k = self.kernel_size
+        return require_gradient(d_L_d_out, (n, h - k + 1, w - k + 1, self.num_filters), self)
+
+    def config(self) -> dict:
+        return {"in_channels": self.in_channels, "num_filters": self.num_filters,
+                "kernel_size": self.kernel_size, "dtype": self.dtype.name, "bias": self.bias,
+                "init": self.init, "compute_input_grad": self.compute_input_grad}
+
+
+class MaxPool2x2(Layer):
+    """2x2 max-pooling with stride 2, for a batch: ``(n, h, w, c) -> (n, h/2, w/2, c)``.
+
+    The trick: reshaping ``X`` to ``(n * h/2, 2, w/2, 2, c)`` (no copy) gives
+    each 2x2 window's pixel ``(a, b)`` as ``X5[:, a, :, b, :]``, for all
+    windows at once. The pooled image is the element-wise maximum of those
+    four arrays.
+
+    Ties (see ``MaxPool2``): with ``ties="first"`` (default) a window's
+    gradient goes only to its first maximum in reading order, ``(0, 0)``,
+    ``(0, 1)``, ``(1, 0)``, ``(1, 1)``, the position ``np.argmax`` would pick;
+    ``ties="all"`` copies it to every tied maximum (the tutorial's rule).
+    """
+
+    POSITIONS = ((0, 0), (0, 1), (1, 0), (1, 1))  # a window's pixels in reading order
+
+    def __init__(self, ties: str = "first", dtype=np.float64):
+        self.ties = require_choice("ties", ties, TIE_RULES)
+        self.dtype = require_dtype(dtype)
+        self.last_input: np.ndarray | None = None
+
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        """- ``X``: shape ``(n, h, w, c)``, h and w even. Returns shape ``(n, h/2, w/2, c)``."""
+        X = self.require_input(X)
+        n, h, w, c = X.shape
+        X5 = X.reshape(n * h // 2, 2, w // 2, 2, c)
+        # Max of the window's two rows, then of the two columns that are left.
+        # (Same result as X.reshape(n, h//2, 2, w//2, 2, c).max(axis=(2, 4)), measured ~10x faster.)
+        rows = np.maximum(X5[:, 0], X5[:, 1])                  # (n * h/2, w/2, 2, c)
+        out = np.maximum(rows[:, :, 0], rows[:, :, 1])         # (n * h/2, w/2, c)
+        self.last_input, self.last_output = X, out
+        return out.reshape(n, h // 2, w // 2, c)
+
+    def backward(self, d_L_d_out: np.ndarray) -> np.ndarray:
+        """Route each window's gradient to its maximum.
+
+        - ``d_L_d_out``: shape ``(n, h/2, w/2, c)``.
+        - Returns ``d_L_d_input`` ``(n, h, w, c)``: zero except at the maxima.
+
+        For ``ties="first"`` we visit the four positions in reading order and
+        give the gradient to a position if it equals the window's maximum and
+        no earlier position has taken it: that is ``argmax``'s first maximum.
+        (Stacking the windows and calling ``argmax`` gives the same mask but was
+        measured about 5x slower: it needs a transposed copy and ``argmax`` over
+        an axis of length 4.)
+        """
+        d_L_d_out = self.require_backward(d_L_d_out)
+        n, h, w, c = self.last_input.shape
+        X5 = self.last_input.reshape(n * h // 2, 2, w // 2, 2, c)
+        out = self.last_output                                  # (n * h/2, w/2, c)
+        d_out = d_L_d_out.reshape(out.shape)
+        d_X5 = np.empty_like(X5)
+        taken = np.zeros(out.shape, dtype=bool)                # has this window routed its gradient?
+        for a, b in self.POSITIONS:
+            is_max = X5[:, a, :, b] == out
+            if self.ties == "first":
+                is_max &= ~taken
+                taken |= is_max
+            np.multiply(is_max, d_out, out=d_X5[:, a, :, b])
+        return d_X5.reshape(n, h, w, c)
+
+    def require_input(self, X: np.ndarray) -> np.ndarray:
+        """``forward``'s checks: a finite batch ``(n, h, w, c)`` with an even ``h`` and ``w``."""
+        X = require_batch(X, self.dtype, 4, "MaxPool2x2", "(n, h, w, channels)")
+        if X.shape[1] % 2 or X.shape[2] % 2:
+            raise ValueError(
+                f"MaxPool2x2 needs an even height and width to cut the input into 2x2 "
+                f"regions, but got shape {X.shape}. Crop or pad the input first."
+            )
+        return X
+
+    def require_backward(self, d_L_d_out: np.ndarray) -> np.ndarray:
+        require_forward(self)
+        n, h, w, c = self.last_input.shape
+        return require_gradient(d_L_d_out, (n, h // 2, w // 2, c), self)
+
+    def config(self) -> dict:
+        return {"ties": self.ties, "dtype": self.dtype.name}
+
+
+class ReLU(Layer):
+    """``out = max(X, 0)`` element-wise, any shape with a batch axis; its gradient passes where ``X > 0``."""
+
+    def __init__(self, dtype=np.float64):
+        self.dtype = require_dtype(dtype)
+        self.last_input: np.ndarray | None = None
+
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        """- ``X``: any shape ``(n, ...)``. Returns the same shape."""
+        X = require_batch(X, self.dtype, np.ndim(X), "ReLU", "(n, ...)")
+        self.last_input = X
+        return np.maximum(X, 0)
+
+    def backward(self, d_L_d_out: np.ndarray) -> np.ndarray:
+        """``d_L_d_input = d_L_d_out`` where the input was positive, else 0 (shape of the input)."""
+        require_forward(self)
+        d_L_d_out = require_gradient(d_L_d_out, self.last_input.shape, self)
+        return d_L_d_out * (self.last_input > 0)
+
+    def config(self) -> dict:
+        return {"dtype": self.dtype.name}
+
+
+class Flatten(Layer):
+    """``(n, d1, d2, ...) -> (n, d1 * d2 * ...)``, in C order.
+
+    For one NHWC image this is the order the readable ``Softmax`` flattens in,
+    so the tutorial's dense weights fit unchanged.
+    """
+
+    def __init__(self, dtype=np.float64):
+        self.dtype = require_dtype(dtype)
+        self.last_input_shape: tuple | None = None
+
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        X = require_batch(X, self.dtype, max(np.ndim(X), 2), "Flatten", "(n, d1, d2, ...)")
+        self.last_input_shape = X.shape
+        return X.reshape(X.shape[0], -1)
+
+    def backward(self, d_L_d_out: np.ndarray) -> np.ndarray:
+        """Reshape the gradient back to the input's shape."""
+        require_forward(self, "last_input_shape")
+        n, *rest = self.last_input_shape
+        d_L_d_out = require_gradient(d_L_d_out, (n, int(np.prod(rest))), self)
+        return d_L_d_out.reshape(self.last_input_shape)
+
+    def config(self) -> dict:
+        return {"dtype": self.dtype.name}
+
+
+class Dense(Layer):
+    """Fully connected layer: ``out = X @ weights + biases``.
+
+    - ``weights``: shape ``(input_len, nodes)``; ``biases``: shape ``(nodes,)``.
+    - ``init="tutorial"``: ``randn / input_len``; ``init="he"``: ``randn * sqrt(2 / input_len)``.
+    """
+
+    param_names = ("weights", "biases")
+
+    def __init__(self, input_len: int, nodes: int, rng: np.random.Generator | None = None,
+                 dtype=np.float64, init: str = "tutorial"):
+        self.input_len = require_positive_int("input_len", input_len)
+        self.nodes = require_positive_int("nodes", nodes)
+        self.dtype = require_dtype(dtype)
+        self.init = require_choice("init", init, INITS)
+        rng = np.random.default_rng() if rng is None else rng
+        self.weights = initial_weights(rng, (self.input_len, self.nodes), self.input_len, self.input_len,
+                                       init, self.dtype)
+        self.biases = np.zeros(self.nodes, dtype=self.dtype)
+        self.d_L_d_weights = np.zeros_like(self.weights)
+        self.d_L_d_biases = np.zeros_like(self.biases)
+        self.last_input: np.ndarray | None = None
+
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        """- ``X``: shape ``(n, input_len)``. Returns ``(n, nodes)``."""
+        X = self.require_input(X)
+        self.last_input = X
+        return X @ self.weights + self.biases
+
+    def backward(self, d_L_d_out: np.ndarray) -> np.ndarray:
+        """Given ``d_L_d_out`` ``(n, nodes)``:
+
+        - ``d_L_d_weights = X.T @ d_L_d_out`` ``(input_len, nodes)`` (summed over the batch),
+        - ``d_L_d_biases = sum of d_L_d_out over the batch`` ``(nodes,)``,
+        - returns ``d_L_d_input = d_L_d_out @ weights.T`` ``(n, input_len)``.
+        """
+        require_forward(self)
+        d_L_d_out = require_gradient(d_L_d_out, (len(self.last_input), self.nodes), self)
+        self.d_L_d_weights = self.last_input.T @ d_L_d_out
+        self.d_L_d_biases = d_L_d_out.sum(axis=0)
+        return d_L_d_out @ self.weights.T
+
+    def require_input(self, X: np.ndarray) -> np.ndarray:
+        """``forward``'s checks: a finite batch ``(n, input_len)`` in ``dtype``."""
+        X = require_batch(X, self.dtype, 2, "Dense", f"(n, {self.input_len})")
+        if X.shape[1] != self.input_len:
+            raise ValueError(
+                f"Dense expects input_len = {self.input_len} values per image, but got shape {X.shape}. "
+                "Check the layer sizes (Flatten first for images)."
+            )
+        return X
+
+    def config(self) -> dict:
+        return {"input_len": self.input_len, "nodes": self.nodes, "dtype": self.dtype.name, "init": self.init}
+
+
+#: Every fast layer by name, for rebuilding a model from its saved configuration.
+LAYER_TYPES = {cls.__name__: cls for cls in (Conv, MaxPool2x2, ReLU, Flatten, Dense)}

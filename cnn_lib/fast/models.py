@@ -1,0 +1,136 @@
+"""Networks built from the fast layers.
+
+- ``Sequential(layers)``: runs layers one after the other (``forward``),
+  backwards through them (``backward``), with softmax cross-entropy at the
+  end; it obeys the model protocol (``cnn_lib.model``) that ``TutorialCNN``
+  shares, so ``evaluate``, the optimisers, gradient checks and checkpoints
+  serve both. Parameter names are ``"<layer index>.<name>"``, e.g. ``"0.filters"``.
+- ``tutorial_model(rng, dtype)``: the tutorial's network from fast layers.
+  With the same ``rng`` it starts with exactly the weights of ``TutorialCNN``.
+- ``deep_model(rng, dtype)``: a LeNet-like network for ~99% test accuracy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..digits import NUM_CLASSES, preprocess_batch, require_dataset, require_images
+from ..model import Model
+from ..require import require_dtype, require_positive_int
+from .layers import LAYER_TYPES, Conv, Dense, Flatten, MaxPool2x2, ReLU
+from .loss import softmax_cross_entropy
+
+
+class Sequential(Model):
+    """Layers applied in order, with a softmax cross-entropy loss at the end.
+
+    - ``layers``: list of fast layers (``forward``, ``backward``, ``params``, ``grads``).
+    - ``name``: what the network is called (saved in checkpoints).
+    - ``dtype``: what images are converted to before the first layer.
+    """
+
+    def __init__(self, layers: list, name: str = "sequential", dtype=np.float64):
+        self.layers = list(layers)
+        self.name = str(name)
+        self.dtype = require_dtype(dtype)
+
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        """Scores (before softmax) of shape ``(n, 10)`` for a preprocessed batch ``X`` ``(n, 28, 28, 1)``."""
+        out = X
+        for layer in self.layers:
+            out = layer.forward(out)
+        return out
+
+    def backward(self, d_L_d_scores: np.ndarray) -> np.ndarray | None:
+        """Backpropagate ``dL/dscores`` ``(n, 10)`` through every layer; returns ``dL/dX``
+        (``None`` when the first layer skips its input gradient). Changes no weight."""
+        gradient = d_L_d_scores
+        for layer in reversed(self.layers):
+            gradient = layer.backward(gradient)
+        return gradient
+
+    def loss_and_grads(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
+        """For images ``(n, 28, 28)`` (pixels 0..255) and labels ``(n,)``: the mean loss and the
+        probabilities ``(n, 10)``; every layer's gradients are left ready in ``grads()``."""
+        images, labels = require_dataset(images, labels, "batch")
+        scores = self.forward(preprocess_batch(images, self.dtype))
+        loss, d_L_d_scores, probabilities = softmax_cross_entropy(scores, labels)
+        self.backward(d_L_d_scores)
+        return loss, probabilities
+
+    def predict_proba(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """The probabilities ``(n, 10)`` of ``images`` ``(n, 28, 28)``, ``batch_size`` images at a time."""
+        images = require_images(images)
+        batch_size = require_positive_int("batch_size", batch_size)
+        probabilities = np.zeros((len(images), NUM_CLASSES), dtype=self.dtype)
+        for begin in range(0, len(images), batch_size):
+            scores = self.forward(preprocess_batch(images[begin:begin + batch_size], self.dtype))
+            exp = np.exp(scores - scores.max(axis=1, keepdims=True))
+            probabilities[begin:begin + batch_size] = exp / exp.sum(axis=1, keepdims=True)
+        return probabilities
+
+    def named_layers(self) -> dict:
+        return {str(index): layer for index, layer in enumerate(self.layers)}
+
+    def config(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype.name,
+                "layers": [{"type": type(layer).__name__, **layer.config()} for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config: dict, rng: np.random.Generator | None = None) -> "Sequential":
+        """A new model (fresh weights) with the layers that ``config()`` describes."""
+        layers = []
+        for layer_config in config["layers"]:
+            arguments = dict(layer_config)
+            layer_type = LAYER_TYPES[arguments.pop("type")]
+            if "rng" in layer_type.__init__.__code__.co_varnames:
+                arguments["rng"] = rng
+            layers.append(layer_type(**arguments))
+        return cls(layers, name=config["name"], dtype=config["dtype"])
+
+    def __repr__(self) -> str:
+        inner = ",\n  ".join(repr(layer) for layer in self.layers)
+        return f"Sequential(name={self.name!r}, [\n  {inner}\n])"
+
+
+def tutorial_model(rng: np.random.Generator | None = None, dtype=np.float64, ties: str = "first") -> Sequential:
+    """The tutorial's network: Conv(1, 8, 3, no bias) -> MaxPool2x2 -> Flatten -> Dense(1352, 10).
+
+    ``(n, 28, 28, 1) -> (n, 26, 26, 8) -> (n, 13, 13, 8) -> (n, 1352) -> (n, 10)``.
+    Weights are drawn in the same order and way as ``TutorialCNN(rng)``, so a
+    generator seeded the same gives the same starting network.
+    """
+    rng = np.random.default_rng() if rng is None else rng
+    return Sequential([
+        Conv(1, 8, 3, rng, dtype, bias=False, init="tutorial", compute_input_grad=False),
+        MaxPool2x2(ties=ties, dtype=dtype),
+        Flatten(dtype=dtype),
+        Dense(13 * 13 * 8, NUM_CLASSES, rng, dtype, init="tutorial"),
+    ], name="tutorial", dtype=dtype)
+
+
+def deep_model(rng: np.random.Generator | None = None, dtype=np.float32) -> Sequential:
+    """A LeNet-like network with He initialisation, for about 99% test accuracy on MNIST::
+
+        Conv(1, 16, 5)  -> ReLU -> MaxPool2x2    (n, 28, 28, 1) -> (n, 24, 24, 16) -> (n, 12, 12, 16)
+        Conv(16, 32, 5) -> ReLU -> MaxPool2x2    -> (n, 8, 8, 32) -> (n, 4, 4, 32)
+        Flatten -> Dense(512, 128) -> ReLU -> Dense(128, 10)
+
+    About 80,000 weights.
+    """
+    rng = np.random.default_rng() if rng is None else rng
+    return Sequential([
+        Conv(1, 16, 5, rng, dtype, init="he", compute_input_grad=False),
+        ReLU(dtype),
+        MaxPool2x2(dtype=dtype),
+        Conv(16, 32, 5, rng, dtype, init="he"),
+        ReLU(dtype),
+        MaxPool2x2(dtype=dtype),
+        Flatten(dtype),
+        Dense(4 * 4 * 32, 128, rng, dtype, init="he"),
+        ReLU(dtype),
+        Dense(128, NUM_CLASSES, rng, dtype, init="he"),
+    ], name="deep", dtype=dtype)
+
+
+MODELS = {"tutorial": tutorial_model, "deep": deep_model}

@@ -1,0 +1,155 @@
+"""Argument checks shared by every layer, model and training loop.
+
+A learner who passes the wrong thing into a layer should read *what was
+expected, what came, and what to do*, not a NumPy broadcasting error three
+frames deep. Each ``require_*`` function returns the value (converted where
+that is harmless) or raises a ``ValueError`` (``RuntimeError`` for a call in
+the wrong order) with such a message. The layers call one of them at the top
+of a method, so the rest of the method reads like the maths.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def require_array(value, name: str, ndim: int, expected: str) -> np.ndarray:
+    """``value`` as a finite float64 array with ``ndim`` dimensions.
+
+    - ``name`` is what the caller calls the value (e.g. ``"Conv3x3 input"``).
+    - ``expected`` describes the expected shape in words, e.g. ``"(h, w)"``.
+
+    The loop layers compute in float64, so every other real dtype (raw
+    ``uint8`` pixels, float32) becomes float64. Booleans, complex numbers,
+    strings and objects, a wrong number of dimensions, an empty array and
+    NaN or infinity are refused.
+    """
+    return _require_real(value, name, ndim, expected).astype(np.float64, copy=False)
+
+
+def require_batch(X, dtype: np.dtype, ndim: int, layer: str, expected: str) -> np.ndarray:
+    """A batch for a fast layer: checked as ``require_array`` does, converted to ``dtype``."""
+    X = np.asarray(X)
+    if X.ndim == ndim - 1 and X.dtype.kind in "iuf":
+        raise ValueError(
+            f"{layer} input must have {ndim} dimensions {expected}, but got shape {X.shape}. "
+            "Fast layers take a batch: add the batch axis with X[np.newaxis] for one image."
+        )
+    return _require_real(X, f"{layer} input", ndim, expected).astype(dtype, copy=False)
+
+
+def _require_real(value, name: str, ndim: int, expected: str) -> np.ndarray:
+    array = np.asarray(value)
+    if array.dtype == bool or array.dtype.kind not in "iuf":
+        raise ValueError(
+            f"{name} must be a real-valued numeric array of shape {expected}, "
+            f"but got dtype {array.dtype}. Convert it first, e.g. np.asarray(x, dtype=float)."
+        )
+    if array.ndim != ndim:
+        raise ValueError(
+            f"{name} must have {ndim} dimensions {expected}, "
+            f"but got shape {array.shape} ({array.ndim} dimensions)."
+        )
+    if array.size == 0:
+        raise ValueError(f"{name} must not be empty, but got shape {array.shape}.")
+    require_finite(array, name)
+    return array
+
+
+def require_finite(array: np.ndarray, name: str) -> None:
+    """Refuse NaN and infinity, saying how many there are.
+
+    One cheap pass first: a sum is finite unless some value is NaN or infinite
+    (or the values are so large that their sum overflows, which is then let pass).
+    """
+    if array.dtype.kind != "f" or np.isfinite(np.sum(array)):
+        return
+    bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+    if bad:
+        raise ValueError(
+            f"{name} contains {bad} NaN or infinite value(s). "
+            "Check the data (and the learning rate, if training diverged)."
+        )
+
+
+def require_gradient(d_L_d_out, expected_shape: tuple, layer) -> np.ndarray:
+    """The gradient flowing back into ``layer``: finite, with the shape of its last output.
+
+    Returned in the layer's ``dtype`` (float64 for the loop layers, which have none).
+    """
+    expected_shape = tuple(expected_shape)
+    name = f"{type(layer).__name__}.backward gradient d_L_d_out"
+    gradient = _require_real(d_L_d_out, name, len(expected_shape), str(expected_shape))
+    if gradient.shape != expected_shape:
+        raise ValueError(
+            f"{type(layer).__name__}.backward expects d_L_d_out with the shape of the last forward "
+            f"output {expected_shape}, but got {gradient.shape}."
+        )
+    return gradient.astype(getattr(layer, "dtype", np.float64), copy=False)
+
+
+def require_forward(layer, attribute: str = "last_input") -> None:
+    """Raise a clear error when ``backward`` is called before any ``forward``."""
+    if getattr(layer, attribute, None) is None:
+        raise RuntimeError(
+            f"{type(layer).__name__}.backward was called before forward: "
+            "run forward(input) first so the layer can remember its input."
+        )
+
+
+def require_positive_int(name: str, value) -> int:
+    """``value`` as an ``int`` after checking it is a whole number >= 1 (not a bool)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, but got {value!r}.")
+    return int(value)
+
+
+def require_count(name: str, value) -> int:
+    """``value`` as an ``int`` after checking it is a whole number >= 0 (not a bool)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be a whole number >= 0, but got {value!r}.")
+    return int(value)
+
+
+def require_number(name: str, value, low: float = -np.inf, high: float = np.inf,
+                   low_open: bool = False, high_open: bool = False) -> float:
+    """``value`` as a finite ``float`` in the interval from ``low`` to ``high``.
+
+    ``low_open``/``high_open`` exclude the end itself; the message names the interval
+    in the usual notation, e.g. ``[0, 1)``.
+    """
+    interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number in {interval}, but got {value!r}.")
+    value = float(value)
+    if (not np.isfinite(value) or value < low or value > high
+            or (low_open and value == low) or (high_open and value == high)):
+        raise ValueError(f"{name} must be a finite number in {interval}, but got {value!r}.")
+    return value
+
+
+def require_learning_rate(value, name: str = "learning rate") -> float:
+    """A learning rate: a finite number > 0."""
+    return require_number(name, value, 0.0, np.inf, low_open=True)
+
+
+def require_dtype(dtype) -> np.dtype:
+    """``np.float32`` or ``np.float64``: the two dtypes the fast layers compute in."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        dtype = None
+    if dtype not in FLOAT_DTYPES:
+        raise ValueError(f"dtype must be np.float32 or np.float64, but got {dtype}.")
+    return dtype
+
+
+def require_choice(name: str, value, choices: tuple) -> str:
+    """``value`` if it is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, but got {value!r}.")
+    return value
