@@ -18,6 +18,8 @@ the fast batched layers in ``cnn_lib.fast``) has:
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from .require import require_learning_rate
@@ -60,6 +62,12 @@ class Layer:
     def config(self) -> dict:
         """The constructor arguments that rebuild this layer (its weights aside)."""
         return {}
+
+    @classmethod
+    def from_config(cls, config: dict, rng: np.random.Generator | None = None) -> "Layer":
+        """A new layer with the settings of ``config()`` (weights freshly drawn from ``rng``)."""
+        takes_rng = "rng" in inspect.signature(cls).parameters
+        return cls(**config, **({"rng": rng} if takes_rng else {}))
 
     def __repr__(self) -> str:
         arguments = ", ".join(f"{key}={value!r}" for key, value in self.config().items())

@@ -60,31 +60,39 @@ def plot_digit(image: np.ndarray, title: str, ax: plt.Axes | None = None, colorb
 
 
 def plot_filters(filters: np.ndarray, title: str, limit: float | None = None,
-                 unit: str = "weight") -> plt.Figure:
-    """Show ``filters`` of shape ``(num_filters, k, k)`` side by side on one diverging scale."""
-    num_filters = filters.shape[0]
+                 unit: str = "weight", ncols: int | None = None) -> plt.Figure:
+    """Show ``filters`` of shape ``(num_filters, k, k)`` side by side on one diverging scale
+    (``ncols`` per row; default all in one row)."""
     limit = symmetric_limit(filters) if limit is None else limit
-    fig, axes = plt.subplots(1, num_filters, figsize=(1.3 * num_filters + 1, 1.9))
-    for f, ax in enumerate(np.atleast_1d(axes)):
-        shown = ax.imshow(filters[f], cmap="RdBu_r", vmin=-limit, vmax=limit)
-        ax.set_title(f"filter {f}", fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.colorbar(shown, ax=axes, label=unit, fraction=0.02, pad=0.02)
-    fig.suptitle(title, y=1.02)
-    return fig
+    return plot_image_grid(list(filters), [f"filter {f}" for f in range(len(filters))], title,
+                           "RdBu_r", -limit, limit, unit, ncols, panel=(1.3, 1.9))
 
 
 def plot_feature_maps(maps: np.ndarray, title: str, cmap: str = "RdBu_r",
-                      unit: str = "activation") -> plt.Figure:
-    """Show the channels of ``maps`` (shape ``(h, w, num_channels)``) in a row, one shared scale."""
-    num_channels = maps.shape[2]
+                      unit: str = "activation", ncols: int | None = None) -> plt.Figure:
+    """Show the channels of ``maps`` (shape ``(h, w, num_channels)``) on one shared scale
+    (``ncols`` per row; default all in one row)."""
     limit = symmetric_limit(maps)
     vmin = -limit if cmap == "RdBu_r" else float(np.min(maps))
-    fig, axes = plt.subplots(1, num_channels, figsize=(1.6 * num_channels + 1, 2.1))
-    for c, ax in enumerate(np.atleast_1d(axes)):
-        shown = ax.imshow(maps[:, :, c], cmap=cmap, vmin=vmin, vmax=limit)
-        ax.set_title(f"map {c}", fontsize=9)
+    channels = [maps[:, :, c] for c in range(maps.shape[2])]
+    return plot_image_grid(channels, [f"map {c}" for c in range(len(channels))], title,
+                           cmap, vmin, limit, unit, ncols, panel=(1.6, 2.1))
+
+
+def plot_image_grid(images: list[np.ndarray], titles: list[str], title: str, cmap: str, vmin: float,
+                    vmax: float, unit: str, ncols: int | None = None,
+                    panel: tuple[float, float] = (1.6, 2.1)) -> plt.Figure:
+    """Small images in a grid of ``ncols`` columns, one colour scale from ``vmin`` to ``vmax``
+    labelled ``unit``; ``panel`` is the width of one panel and the height of one row, in inches."""
+    ncols = len(images) if ncols is None else ncols
+    nrows = -(-len(images) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel[0] * ncols + 1, panel[1] * nrows), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for ax, image, name in zip(axes.ravel(), images, titles):
+        ax.set_axis_on()
+        shown = ax.imshow(image, cmap=cmap, vmin=vmin, vmax=vmax)
+        ax.set_title(name, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
     fig.colorbar(shown, ax=axes, label=unit, fraction=0.02, pad=0.02)

@@ -82,10 +82,7 @@ class Sequential(Model):
         layers = []
         for layer_config in config["layers"]:
             arguments = dict(layer_config)
-            layer_type = LAYER_TYPES[arguments.pop("type")]
-            if "rng" in layer_type.__init__.__code__.co_varnames:
-                arguments["rng"] = rng
-            layers.append(layer_type(**arguments))
+            layers.append(LAYER_TYPES[arguments.pop("type")].from_config(arguments, rng))
         return cls(layers, name=config["name"], dtype=config["dtype"])
 
     def __repr__(self) -> str:
