@@ -29,7 +29,7 @@ import numpy as np
 from .conv import Conv3x3
 from .gradcheck import numerical_gradient, rel_error
 from .maxpool import MaxPool2
-from .network import TutorialCNN, preprocess
+from .network import TutorialCNN
 from .softmax import Softmax
 
 __all__ = [
@@ -238,7 +238,8 @@ def reference_softmax_backward(d_L_d_out, input, weights, totals):
     """``Softmax.backward`` on a layer whose weights are ``weights`` and whose totals are ``totals``."""
     layer = _softmax_layer(input, weights, totals)
     d_L_d_input = layer.backward(np.asarray(d_L_d_out, dtype=np.float64))
-    return layer.d_L_d_w, layer.d_L_d_b, d_L_d_input
+    grads = layer.grads()
+    return grads["weights"], grads["biases"], d_L_d_input
 
 
 def _softmax_layer(input, weights, totals) -> Softmax:
@@ -514,7 +515,7 @@ def _conv_backward(image, filters, d_L_d_out):
     layer = _conv(filters)
     layer.forward(np.asarray(image, dtype=np.float64))
     d_L_d_input = layer.backward(np.asarray(d_L_d_out, dtype=np.float64))
-    return layer.d_L_d_filters, d_L_d_input
+    return layer.grads()["filters"], d_L_d_input
 
 
 def reference_conv_d_L_d_filters(image, d_L_d_out):
@@ -692,7 +693,7 @@ def check_train_step(train_step: Callable) -> bool:
     def judge(learner, case, where):
         image, label, lr = case["image"], case["label"], case["lr"]
         reference, mine = copy.deepcopy(case["net"]), copy.deepcopy(case["net"])
-        before = {k: v.copy() for k, v in case["net"].parameters().items()}
+        before = {k: v.copy() for k, v in case["net"].params().items()}
         result = _call(learner, where, mine, image, label, lr)
         out, loss, correct = copy.deepcopy(case["net"]).forward(image, label)
         reference.train(image, label, lr)
@@ -725,8 +726,8 @@ def check_train_step(train_step: Callable) -> bool:
         if int(got_correct) != correct or got_correct not in (0, 1):
             raise Wrong(f"correct is {got_correct!r}, expected {correct} ({where}).",
                         "correct is 1 if the most probable digit, np.argmax(out), equals label, else 0.")
-        changes = {k: mine.parameters()[k] - before[k] for k in before}
-        expected = {k: reference.parameters()[k] - before[k] for k in before}
+        changes = {k: mine.params()[k] - before[k] for k in before}
+        expected = {k: reference.params()[k] - before[k] for k in before}
         unchanged = [k for k in before if not np.any(changes[k])]
         if len(unchanged) == len(before):
             raise Wrong(f"no weight changed ({where}).",

@@ -185,12 +185,12 @@ def _train_step_with(sign=-1, initial_sign=-1, lr_scale=None, applied=1, layers=
         step = applied * (lr if lr_scale is None else lr_scale)
         gradient = net.softmax.backward(gradient)
         if "softmax" in layers:
-            net.softmax.weights += sign * step * net.softmax.d_L_d_w
-            net.softmax.biases += sign * step * net.softmax.d_L_d_b
+            for name, param in net.softmax.params().items():
+                param += sign * step * net.softmax.grads()[name]
         gradient = net.pool.backward(gradient)
         net.conv.backward(gradient)
         if "conv" in layers:
-            net.conv.filters += sign * step * net.conv.d_L_d_filters
+            net.conv.params()["filters"] += sign * step * net.conv.grads()["filters"]
         if loss_after:
             out = net.softmax.forward(net.pool.forward(net.conv.forward(x)))
         return float(-log(out[label])), int(np.argmax(out) == label)
