@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from cnn_lib import checks
+from cnn_lib.checks import references
 
 # ----------------------------------------------------------------------------- right answers
 # Written the way a learner would (loops, as in the notebooks), not by calling the library.
@@ -355,13 +356,13 @@ def test_right_answers_pass(exercise, capsys):
 def test_reference_adapters_of_the_library_pass(exercise, capsys):
     """The checks accept the library's own layers, wrapped in each exercise's signature."""
     reference = {
-        "softmax_forward": checks.reference_softmax_forward,
-        "softmax_backward": checks.reference_softmax_backward,
-        "maxpool_forward": checks.reference_maxpool_forward,
-        "maxpool_backward": checks.reference_maxpool_backward,
-        "conv_forward": checks.reference_conv_forward,
-        "conv_d_L_d_filters": checks.reference_conv_d_L_d_filters,
-        "conv_d_L_d_input": checks.reference_conv_d_L_d_input,
+        "softmax_forward": references.reference_softmax_forward,
+        "softmax_backward": references.reference_softmax_backward,
+        "maxpool_forward": references.reference_maxpool_forward,
+        "maxpool_backward": references.reference_maxpool_backward,
+        "conv_forward": references.reference_conv_forward,
+        "conv_d_L_d_filters": references.reference_conv_d_L_d_filters,
+        "conv_d_L_d_input": references.reference_conv_d_L_d_input,
         "train_step": lambda net, image, label, lr: net.train(image, label, lr),
     }[exercise]
     passed, out = run_check(exercise, reference, capsys)
