@@ -3,7 +3,9 @@
 For every exercise of ``cnn_lib.checks``, a catalogue of wrong implementations (the mistakes learners
 make) must each be rejected with the feedback meant for it: the test asserts on a key phrase of the
 printed message. A stub that raises ``NotImplementedError`` gets a friendly line, and no check ever
-raises for a wrong answer.
+raises: whatever a learner's function raises or returns (None, a list, a generator, complex or boolean
+values, nan, a tuple of the wrong length, a broken network...) becomes one ✗ line saying what was
+expected and what came.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy as np
 import pytest
 
 from cnn_lib import checks
-from cnn_lib.checks import references
+from cnn_lib.checks import _feedback, references
 
 # ----------------------------------------------------------------------------- right answers
 # Written the way a learner would (loops, as in the notebooks), not by calling the library.
@@ -407,3 +409,254 @@ def test_an_error_in_the_learners_code_is_feedback_not_a_traceback(exercise, cap
 def test_passing_the_result_instead_of_the_function_is_explained(capsys):
     passed, out = run_check("softmax_forward", np.zeros(3), capsys)
     assert passed is False and "pass the function itself" in out
+
+
+# ----------------------------------------------------------------------------- odd values and exceptions
+# Whatever a learner's function returns or raises, a check prints one ✗ line that says what was expected
+# and what came, with a hint, and returns False: never a traceback, never the safety net's "could not judge".
+
+
+class Opaque:
+    """An object NumPy cannot read: its ``__array__`` raises."""
+
+    def __array__(self, *args, **kwargs):
+        raise RuntimeError("no array here")
+
+
+class UnprintableError(Exception):
+    def __str__(self):
+        raise RuntimeError("cannot print this error")
+
+
+class NotAnException(BaseException):
+    pass
+
+
+ARRAY_EXERCISES = ["softmax_forward", "maxpool_forward", "maxpool_backward", "conv_forward",
+                   "conv_d_L_d_filters", "conv_d_L_d_input"]
+
+# (what the learner returned instead of the right array a, how, a phrase the ✗ line must contain)
+ODD_ARRAYS = [
+    ("None", lambda a: None, "it is None"),
+    ("a generator", lambda a: (v for v in a), "a generator"),
+    ("a list", lambda a: a.tolist(), "a list of"),
+    ("a tuple", lambda a: tuple(a), "a tuple of"),
+    ("a dict", lambda a: {"out": a}, "a dict"),
+    ("a set", lambda a: {1.0, 2.0}, "a set"),
+    ("a string", lambda a: str(a), "a string"),
+    ("the function np.exp", lambda a: np.exp, "a function"),
+    ("an object NumPy cannot read", lambda a: Opaque(), "an object of type Opaque"),
+    ("complex dtype", lambda a: a.astype(complex), "complex numbers"),
+    ("complex values", lambda a: a + 1j, "complex numbers"),
+    ("object dtype", lambda a: a.astype(object), "dtype object"),
+    ("an object array holding None", lambda a: np.array([a, None], dtype=object), "dtype object"),
+    ("bool dtype", lambda a: a > 0, "True/False"),
+    ("text dtype", lambda a: a.astype(str), "text"),
+    ("datetime dtype", lambda a: np.zeros(a.shape, dtype="datetime64[s]"), "datetime64"),
+    ("all nan", lambda a: np.full(a.shape, np.nan), "nan or inf"),
+    ("one inf", lambda a: np.where(np.arange(a.size).reshape(a.shape) == 0, np.inf, a), "nan or inf"),
+    ("a Python float", lambda a: float(np.sum(a)), "a single number"),
+    ("a NumPy scalar", lambda a: np.sum(a), "a single number"),
+    ("a 0-d array", lambda a: np.array(1.5), "a single number"),
+    ("an empty array", lambda a: np.array([]), "shape (0,)"),
+    ("an extra axis", lambda a: a[..., np.newaxis], "shape"),
+]
+
+
+def returning(exercise, transform):
+    """A learner that computes the right answer, then returns ``transform(answer)``."""
+    right = RIGHT[exercise][0]
+
+    def learner(*args):
+        return transform(right(*args))
+    return learner
+
+
+def assert_feedback(exercise, passed, out, *phrases):
+    """One ✗ line naming the problem (with every phrase), one hint line, and nothing else."""
+    assert passed is False, out
+    assert out.startswith(f"✗ {exercise}: ") and "\n  Hint: " in out and out.count("\n") == 2, out
+    assert "Traceback" not in out and "could not judge" not in out, out
+    problem = out.split("\n  Hint: ")[0]
+    for phrase in phrases:
+        assert phrase in problem, f"expected {phrase!r} in the problem line of:\n{out}"
+
+
+@pytest.mark.parametrize("exercise", ARRAY_EXERCISES)
+@pytest.mark.parametrize("odd, transform, phrase", ODD_ARRAYS, ids=[o[0] for o in ODD_ARRAYS])
+def test_odd_arrays_are_feedback(exercise, odd, transform, phrase, capsys):
+    passed, out = run_check(exercise, returning(exercise, transform), capsys)
+    assert_feedback(exercise, passed, out, phrase)
+
+
+def _replace(grads, k, value):
+    return tuple(value if i == k else g for i, g in enumerate(grads))
+
+
+# (what softmax_backward returned instead of (d_L_d_w, d_L_d_b, d_L_d_input), how, phrase)
+ODD_GRADIENT_TUPLES = [
+    ("None", lambda g: None, "your function returned None"),
+    ("a generator of the three", lambda g: (x for x in g), "a generator"),
+    ("a dict", lambda g: dict(zip(("w", "b", "input"), g)), "a dict"),
+    ("a string", lambda g: str(g), "a string"),
+    ("only d_L_d_w", lambda g: g[0], "an array of shape"),
+    ("two gradients", lambda g: g[:2], "a tuple of 2 items"),
+    ("four values", lambda g: g + (0.0,), "a tuple of 4 items"),
+    ("an object array of the three", lambda g: np.array(g, dtype=object), "an array of shape (3,)"),
+] + [
+    (f"{name} is {odd}", lambda g, k=k, value=value: _replace(g, k, value(g[k])), (f"✗ softmax_backward: {name}", phrase))
+    for k, name in enumerate(("d_L_d_w", "d_L_d_b", "d_L_d_input"))
+    for odd, value, phrase in [
+        ("None", lambda x: None, "should be a NumPy array"),
+        ("a list", lambda x: x.tolist(), "a list of"),
+        ("complex", lambda x: x.astype(complex), "complex numbers"),
+        ("nan", lambda x: x * np.nan, "nan or inf"),
+        ("bool", lambda x: x > 0, "True/False"),
+        ("a string", lambda x: "d", "a string"),
+        ("one number", lambda x: 1.5, "a single number"),
+        ("an extra axis", lambda x: x[np.newaxis], "shape"),
+    ]
+]
+
+
+@pytest.mark.parametrize("odd, transform, phrase", ODD_GRADIENT_TUPLES, ids=[o[0] for o in ODD_GRADIENT_TUPLES])
+def test_odd_softmax_backward_returns_are_feedback(odd, transform, phrase, capsys):
+    passed, out = run_check("softmax_backward", returning("softmax_backward", transform), capsys)
+    assert_feedback("softmax_backward", passed, out, *([phrase] if isinstance(phrase, str) else phrase))
+
+
+# (what train_step returned instead of (loss, correct), how, phrase)
+ODD_TRAIN_RETURNS = [
+    ("None", lambda loss, correct: None, "returned None"),
+    ("the loss only", lambda loss, correct: loss, "returned the number"),
+    ("a 1-tuple", lambda loss, correct: (loss,), "a tuple of 1 item"),
+    ("a 3-tuple", lambda loss, correct: (loss, correct, 0), "a tuple of 3 items"),
+    ("a string", lambda loss, correct: f"{loss} {correct}", "a string"),
+    ("a dict", lambda loss, correct: {"loss": loss, "correct": correct}, "a dict"),
+    ("a generator", lambda loss, correct: (v for v in (loss, correct)), "a generator"),
+    ("an array of the two", lambda loss, correct: np.array([loss, correct]), "an array of shape (2,)"),
+    ("correct is None", lambda loss, correct: (loss, None), "correct should be 0 or 1, but it is None"),
+    ("correct in an array", lambda loss, correct: (loss, np.array([correct])), "an array of shape (1,)"),
+    ("correct is two values", lambda loss, correct: (loss, np.array([1, 0])), "an array of shape (2,)"),
+    ("correct is a string", lambda loss, correct: (loss, str(correct)), "a string"),
+    ("correct is 0.5", lambda loss, correct: (loss, 0.5), "correct is 0.5"),
+    ("correct is 2", lambda loss, correct: (loss, 2), "correct is 2"),
+    ("correct is complex", lambda loss, correct: (loss, complex(correct)), "complex"),
+    ("correct is nan", lambda loss, correct: (loss, float("nan")), "correct is nan"),
+    ("the loss in an array", lambda loss, correct: (np.array([loss]), correct), "an array of shape (1,)"),
+    ("the loss is None", lambda loss, correct: (None, correct), "the loss should be one number, but it is None"),
+    ("the loss is a string", lambda loss, correct: (str(loss), correct), "a string"),
+    ("the loss is complex", lambda loss, correct: (complex(loss), correct), "complex"),
+    ("the loss is a bool", lambda loss, correct: (True, correct), "True"),
+    ("the loss is nan", lambda loss, correct: (float("nan"), correct), "the loss is nan"),
+    ("the loss is inf", lambda loss, correct: (float("inf"), correct), "the loss is inf"),
+    ("the loss is a list", lambda loss, correct: ([loss], correct), "a list of 1 item"),
+]
+
+
+@pytest.mark.parametrize("odd, transform, phrase", ODD_TRAIN_RETURNS, ids=[o[0] for o in ODD_TRAIN_RETURNS])
+def test_odd_train_step_returns_are_feedback(odd, transform, phrase, capsys):
+    passed, out = run_check("train_step", returning("train_step", lambda r: transform(*r)), capsys)
+    assert_feedback("train_step", passed, out, phrase)
+
+
+def _breaking(change):
+    """A train step that takes the right step, then ``change(net)``s the network."""
+    def learner(net, image, label, lr):
+        result = train_step(net, image, label, lr)
+        change(net)
+        return result
+    return learner
+
+
+def _set(layer, name, value_of):
+    def change(net):
+        setattr(getattr(net, layer), name, value_of(getattr(getattr(net, layer), name)))
+    return change
+
+
+# (what train_step did to the network, how, phrase)
+BROKEN_NETWORKS = [
+    ("filters set to None", _set("conv", "filters", lambda f: None), "conv.filters after your step"),
+    ("weights made a list", _set("softmax", "weights", lambda w: w.tolist()), "a list of"),
+    ("biases of another shape", _set("softmax", "biases", lambda b: np.zeros(3)), "shape (3,)"),
+    ("filters made complex", _set("conv", "filters", lambda f: f.astype(complex)), "complex numbers"),
+    ("weights made nan", _set("softmax", "weights", lambda w: w * np.nan), "softmax.weights after your step holds nan"),
+    ("the softmax layer removed", lambda net: setattr(net, "softmax", None), "cannot be read"),
+    ("the conv layer replaced by a pool", lambda net: setattr(net, "conv", net.pool), "cannot be read"),
+]
+
+
+@pytest.mark.parametrize("odd, change, phrase", BROKEN_NETWORKS, ids=[b[0] for b in BROKEN_NETWORKS])
+def test_a_train_step_that_breaks_the_network_is_feedback(odd, change, phrase, capsys):
+    passed, out = run_check("train_step", _breaking(change), capsys)
+    assert_feedback("train_step", passed, out, phrase)
+
+
+@pytest.mark.parametrize("harmless", [
+    lambda loss, correct: [loss, correct],
+    lambda loss, correct: (np.float64(loss), np.int64(correct)),
+    lambda loss, correct: (np.float32(loss), bool(correct)),
+    lambda loss, correct: (np.array(loss), np.array(correct)),
+    lambda loss, correct: (loss, float(correct)),
+], ids=["a list", "NumPy scalars", "float32 and bool", "0-d arrays", "correct as a float"])
+def test_harmless_train_step_returns_pass(harmless, capsys):
+    passed, out = run_check("train_step", returning("train_step", lambda r: harmless(*r)), capsys)
+    assert passed is True, out
+
+
+@pytest.mark.parametrize("harmless", [lambda a: a.astype(np.float32), lambda a: np.asarray(a, dtype=np.longdouble),
+                                      lambda a: np.ma.masked_array(a)],
+                         ids=["float32", "longdouble", "masked array"])
+def test_harmless_array_types_pass(harmless, capsys):
+    passed, out = run_check("softmax_forward", returning("softmax_forward", harmless), capsys)
+    assert passed is True, out
+
+
+# (the exception a learner's function raises, a phrase the ✗ line must contain)
+RAISED = [
+    (lambda: ValueError("shapes (3,) and (4,) not aligned"), "raised ValueError: shapes (3,) and (4,) not aligned"),
+    (lambda: ZeroDivisionError("division by zero"), "raised ZeroDivisionError: division by zero"),
+    (lambda: KeyError("weights"), "raised KeyError: 'weights'"),
+    (lambda: TypeError(), "raised TypeError ("),
+    (UnprintableError, "raised UnprintableError"),
+    (NotAnException, "raised NotAnException"),
+    (lambda: SystemExit(1), "raised SystemExit"),
+]
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+@pytest.mark.parametrize("error, phrase", RAISED, ids=[p.split()[1].rstrip(":") for _, p in RAISED])
+def test_any_exception_of_the_learner_is_feedback(exercise, error, phrase, capsys):
+    def broken(*args):
+        raise error()
+    passed, out = run_check(exercise, broken, capsys)
+    assert_feedback(exercise, passed, out, phrase)
+    assert "line 2 of your function: `raise error()`" in out, out
+
+
+def test_endless_recursion_is_feedback(capsys):
+    def recursive(*args):
+        return recursive(*args)
+    passed, out = run_check("softmax_forward", recursive, capsys)
+    assert_feedback("softmax_forward", passed, out, "raised RecursionError")
+    assert "line 2 of your function: `return recursive(*args)`" in out, out
+
+
+def test_a_keyboard_interrupt_still_stops_the_check(capsys):
+    """Interrupting the kernel must stop an endless loop in the learner's code, not become feedback."""
+    def interrupted(*args):
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        checks.check_softmax_forward(interrupted)
+
+
+def test_the_safety_net_turns_a_failing_check_into_feedback(capsys):
+    """Should a check itself fail on an answer nobody foresaw, the learner reads a ✗ line, not a traceback."""
+    def judge(learner, case, where):
+        raise TypeError("unsupported operand")
+    passed = _feedback.run("demo", lambda x: x, [{"desc": "a case"}], judge)
+    out = capsys.readouterr().out
+    assert passed is False
+    assert out.startswith("✗ demo: the check could not judge your answer (case 1 of 1: a case)"), out
+    assert "TypeError: unsupported operand" in out and "\n  Hint: " in out and "Traceback" not in out, out
