@@ -10,6 +10,7 @@ expected and what came.
 
 from __future__ import annotations
 
+import copy
 import inspect
 
 import numpy as np
@@ -354,21 +355,127 @@ def test_right_answers_pass(exercise, capsys):
         assert out.startswith(f"✓ {exercise} passed (") and out.count("\n") == 1, out
 
 
-@pytest.mark.parametrize("exercise", EXERCISES)
-def test_reference_adapters_of_the_library_pass(exercise, capsys):
-    """The checks accept the library's own layers, wrapped in each exercise's signature."""
-    reference = {
-        "softmax_forward": references.reference_softmax_forward,
-        "softmax_backward": references.reference_softmax_backward,
-        "maxpool_forward": references.reference_maxpool_forward,
-        "maxpool_backward": references.reference_maxpool_backward,
-        "conv_forward": references.reference_conv_forward,
-        "conv_d_L_d_filters": references.reference_conv_d_L_d_filters,
-        "conv_d_L_d_input": references.reference_conv_d_L_d_input,
-        "train_step": lambda net, image, label, lr: net.train(image, label, lr),
-    }[exercise]
-    passed, out = run_check(exercise, reference, capsys)
-    assert passed is True, out
+# The references are what every answer is compared with, so they are checked against computations that
+# share no code with the library: numbers worked out by hand on tiny cases, and central differences of
+# the forward passes written above (the learner's way, with loops).
+
+E = np.e
+HAND = [
+    ("softmax_forward: e^t = 1, 2, 3", lambda: references.reference_softmax_forward(np.log([1.0, 2.0, 3.0])),
+     [1 / 6, 2 / 6, 3 / 6]),
+    ("softmax_forward: equal totals around 1000", lambda: references.reference_softmax_forward([1000.0, 1000.0]),
+     [0.5, 0.5]),
+    ("softmax_forward: totals 0 and 1", lambda: references.reference_softmax_forward([0.0, 1.0]),
+     [1 / (1 + E), E / (1 + E)]),
+    # p = (1/2, 1/2), so d_L_d_t = (diag(p) - p p^T) (1, 0) = (1/4, -1/4); t = input . w + b
+    ("softmax_backward: d_L_d_w", lambda: references.reference_softmax_backward(
+        [1.0, 0.0], [1.0, 2.0], [[1.0, 2.0], [3.0, 4.0]], [0.0, 0.0])[0], [[0.25, -0.25], [0.5, -0.5]]),
+    ("softmax_backward: d_L_d_b", lambda: references.reference_softmax_backward(
+        [1.0, 0.0], [1.0, 2.0], [[1.0, 2.0], [3.0, 4.0]], [0.0, 0.0])[1], [0.25, -0.25]),
+    ("softmax_backward: d_L_d_input", lambda: references.reference_softmax_backward(
+        [1.0, 0.0], [1.0, 2.0], [[1.0, 2.0], [3.0, 4.0]], [0.0, 0.0])[2], [-0.25, -0.25]),
+    ("maxpool_forward: 4x4, two channels, negative values", lambda: references.reference_maxpool_forward(
+        np.stack([[[1, 4, -1, -2], [3, 2, -3, -4], [0, 0, 5, 6], [0, 9, 7, 8]],
+                  [[-5, -6, 1, 1], [-7, -8, 1, 1], [2, 2, 0, 0], [2, 2, 0, -1]]], axis=2).astype(float)),
+     np.stack([[[4, -1], [9, 8]], [[-5, 1], [2, 0]]], axis=2)),
+    ("maxpool_backward: ties go to the first maximum", lambda: references.reference_maxpool_backward(
+        np.array([[1.0, 1.0], [0.0, 1.0]])[:, :, None], np.array([[[7.0]]])), [[[7.0], [0.0]], [[0.0], [0.0]]]),
+    ("maxpool_backward: ties='all' is the tutorial's rule", lambda: references.reference_maxpool_backward(
+        np.array([[1.0, 1.0], [0.0, 1.0]])[:, :, None], np.array([[[7.0]]]), ties="all"),
+     [[[7.0], [7.0]], [[0.0], [7.0]]]),
+    ("maxpool_backward: the maximum of each window and channel", lambda: references.reference_maxpool_backward(
+        np.array([[1.0, 2.0, 8.0, 5.0], [4.0, 3.0, 6.0, 7.0]])[:, :, None], np.array([[[-1.0], [2.0]]])),
+     [[[0.0], [0.0], [2.0], [0.0]], [[-1.0], [0.0], [0.0], [0.0]]]),
+    # image 0..11 in a 3x4 grid, filter 1..9: out[0, 0] = 0*1 + 1*2 + 2*3 + 4*4 + 5*5 + 6*6 + 8*7 + 9*8 + 10*9
+    ("conv_forward: image 0..11, filter 1..9", lambda: references.reference_conv_forward(
+        np.arange(12.0).reshape(3, 4), np.arange(1.0, 10.0).reshape(1, 3, 3)), [[[303.0], [348.0]]]),
+    ("conv_forward: two filters, channels last", lambda: references.reference_conv_forward(
+        np.ones((3, 3)), np.stack([np.eye(3), -np.ones((3, 3))])), [[[3.0, -9.0]]]),
+    # d_L_d_filters = 1 * image[:, 0:3] + 2 * image[:, 1:4]
+    ("conv_d_L_d_filters: image 0..11, d_L_d_out (1, 2)", lambda: references.reference_conv_d_L_d_filters(
+        np.arange(12.0).reshape(3, 4), np.array([[[1.0], [2.0]]])), [[[2, 5, 8], [14, 17, 20], [26, 29, 32]]]),
+    # the filter stamped at column 0 (times 1) and at column 1 (times 2), overlaps added
+    ("conv_d_L_d_input: filter 1..9, d_L_d_out (1, 2)", lambda: references.reference_conv_d_L_d_input(
+        np.arange(1.0, 10.0).reshape(1, 3, 3), np.array([[[1.0], [2.0]]])),
+     [[1, 4, 7, 6], [4, 13, 16, 12], [7, 22, 25, 18]]),
+]
+
+
+@pytest.mark.parametrize("compute, by_hand", [h[1:] for h in HAND], ids=[h[0] for h in HAND])
+def test_references_match_hand_computations(compute, by_hand):
+    got = compute()
+    assert got.shape == np.shape(by_hand) and np.allclose(got, by_hand, rtol=1e-12, atol=1e-12), (got, by_hand)
+
+
+def central_differences(loss, x, indices=None, h=1e-5):
+    """dL/dx by (L(x + h) - L(x - h)) / 2h, one element at a time (x is nudged in place and restored);
+    with ``indices``, only those elements (the others stay 0)."""
+    gradient = np.zeros(x.shape)
+    for index in (np.ndindex(x.shape) if indices is None else indices):
+        kept = x[index]
+        x[index] = kept + h
+        plus = loss()
+        x[index] = kept - h
+        minus = loss()
+        x[index] = kept
+        gradient[index] = (plus - minus) / (2 * h)
+    return gradient
+
+
+def assert_gradient(analytic, numeric):
+    error = np.max(np.abs(analytic - numeric) / np.maximum(1e-8, np.abs(analytic) + np.abs(numeric)))
+    assert analytic.shape == numeric.shape and error < 1e-6, error
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_reference_softmax_backward_matches_central_differences(seed):
+    r = np.random.default_rng(seed)
+    input, weights, biases, g = r.standard_normal(5), r.standard_normal((5, 3)), r.standard_normal(3), r.standard_normal(3)
+
+    def loss():
+        return float(np.sum(softmax_forward(input @ weights + biases) * g))
+    d_w, d_b, d_input = references.reference_softmax_backward(g, input, weights, input @ weights + biases)
+    assert_gradient(d_w, central_differences(loss, weights))
+    assert_gradient(d_b, central_differences(loss, biases))
+    assert_gradient(d_input, central_differences(loss, input))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_reference_maxpool_backward_matches_central_differences(seed):
+    r = np.random.default_rng(seed)
+    x, g = r.standard_normal((4, 6, 2)), r.standard_normal((2, 3, 2))  # no ties: max is differentiable here
+    d_x = references.reference_maxpool_backward(x, g)
+    assert_gradient(d_x, central_differences(lambda: float(np.sum(maxpool_forward(x) * g)), x))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_reference_conv_gradients_match_central_differences(seed):
+    r = np.random.default_rng(seed)
+    image, filters, g = r.standard_normal((5, 6)), r.standard_normal((2, 3, 3)), r.standard_normal((3, 4, 2))
+
+    def loss():
+        return float(np.sum(conv_forward(image, filters) * g))
+    assert_gradient(references.reference_conv_d_L_d_filters(image, g), central_differences(loss, filters))
+    assert_gradient(references.reference_conv_d_L_d_input(filters, g), central_differences(loss, image))
+
+
+def test_the_train_step_reference_moves_each_weight_by_minus_lr_times_its_gradient():
+    """check_train_step compares with TutorialCNN.train: its step must be -lr * dL/dw, with dL/dw from
+    central differences of the loss that forward reports (sampled: up to 12 weights per array)."""
+    from cnn_lib import TutorialCNN, load_subset
+    images, labels, _, _ = load_subset()
+    image, label, lr = images[0], int(labels[0]), 0.01
+    net = TutorialCNN(np.random.default_rng(0))
+    before = {name: value.copy() for name, value in net.params().items()}
+    stepped = copy.deepcopy(net)
+    stepped.train(image, label, lr)
+    r = np.random.default_rng(1)
+    for name, param in net.params().items():
+        indices = [np.unravel_index(k, param.shape) for k in r.choice(param.size, size=min(12, param.size), replace=False)]
+        gradient = central_differences(lambda: net.forward(image, label)[1], param, indices)
+        for index in indices:
+            step = stepped.params()[name][index] - before[name][index]
+            assert np.isclose(step, -lr * gradient[index], rtol=1e-5, atol=1e-10), (name, index, step)
 
 
 @pytest.mark.parametrize("exercise, mistake, function, phrase", WRONG, ids=[f"{w[0]}: {w[1]}" for w in WRONG])
