@@ -17,11 +17,18 @@ from ..softmax import Softmax
 from ._feedback import case_rng
 
 
+def with_params(layer, **values):
+    """``layer`` with its learned arrays (``params()``) overwritten in place by ``values``."""
+    params = layer.params()
+    for name, value in values.items():
+        params[name][...] = value
+    return layer
+
+
 def reference_softmax_forward(totals: np.ndarray) -> np.ndarray:
     """``Softmax.forward`` of a layer with identity weights and zero biases, so its totals are ``totals``."""
     totals = np.asarray(totals, dtype=np.float64)
-    layer = Softmax(totals.size, totals.size, case_rng(0))
-    layer.weights = np.eye(totals.size)
+    layer = with_params(Softmax(totals.size, totals.size, case_rng(0)), weights=np.eye(totals.size), biases=0.0)
     return layer.forward(totals)
 
 
@@ -35,9 +42,8 @@ def reference_softmax_backward(d_L_d_out, input, weights, totals):
 
 def softmax_layer(input, weights, totals) -> Softmax:
     input, weights = np.asarray(input, dtype=np.float64), np.array(weights, dtype=np.float64)
-    layer = Softmax(*weights.shape, case_rng(0))
-    layer.weights = weights
-    layer.biases = np.asarray(totals, dtype=np.float64) - input @ weights
+    layer = with_params(Softmax(*weights.shape, case_rng(0)), weights=weights,
+                        biases=np.asarray(totals, dtype=np.float64) - input @ weights)
     layer.forward(input)
     return layer
 
@@ -48,10 +54,9 @@ def softmax_numeric(d_L_d_out, input, weights, totals):
 
     def loss(_):
         return float(np.sum(layer.forward(x) * d_L_d_out))
-    d_w = numerical_gradient(loss, layer.weights)
-    d_b = numerical_gradient(loss, layer.biases)
-    d_x = numerical_gradient(loss, x)
-    return d_w, d_b, d_x
+    params = layer.params()
+    return numerical_gradient(loss, params["weights"]), numerical_gradient(loss, params["biases"]), \
+        numerical_gradient(loss, x)
 
 
 def reference_maxpool_forward(x):
@@ -83,10 +88,8 @@ def from_windows(v, shape):
 
 
 def conv_layer(filters) -> Conv3x3:
-    filters = np.array(filters, dtype=np.float64)
-    layer = Conv3x3(filters.shape[0], case_rng(0))
-    layer.filters = filters
-    return layer
+    filters = np.asarray(filters, dtype=np.float64)
+    return with_params(Conv3x3(filters.shape[0], case_rng(0)), filters=filters)
 
 
 def reference_conv_forward(image, filters):
@@ -118,4 +121,4 @@ def conv_numeric(image, filters, d_L_d_out):
 
     def loss(_):
         return float(np.sum(layer.forward(x) * d_L_d_out))
-    return numerical_gradient(loss, layer.filters), numerical_gradient(loss, x)
+    return numerical_gradient(loss, layer.params()["filters"]), numerical_gradient(loss, x)
