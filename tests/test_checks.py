@@ -767,3 +767,15 @@ def test_the_safety_net_turns_a_failing_check_into_feedback(capsys):
     assert passed is False
     assert out.startswith("✗ demo: the check could not judge your answer (case 1 of 1: a case)"), out
     assert "TypeError: unsupported operand" in out and "\n  Hint: " in out and "Traceback" not in out, out
+
+
+def test_an_error_in_a_helper_points_at_the_line_of_the_function_that_called_it(capsys):
+    def helper(t):
+        return t[99]
+
+    def softmax_with_a_helper(totals):
+        shifted = totals - np.max(totals)
+        return helper(shifted)
+    passed, out = run_check("softmax_forward", softmax_with_a_helper, capsys)
+    assert_feedback("softmax_forward", passed, out, "raised IndexError")
+    assert "line 3 of your function: `return helper(shifted)`" in out, out

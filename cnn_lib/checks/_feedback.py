@@ -99,9 +99,10 @@ def exception_text(error: BaseException) -> str:
 
 
 def learner_line(learner: Callable, error: BaseException) -> str:
+    """Where in the learner's function ``error`` happened: its line (or the line calling a helper that raised)."""
     code = getattr(learner, "__code__", None)
     frames = [f for f in traceback.extract_tb(error.__traceback__)
-              if code is not None and f.filename == code.co_filename]
+              if code is not None and f.filename == code.co_filename and f.name == code.co_name]
     if not frames:
         return ""
     frame = frames[-1]
@@ -136,8 +137,12 @@ def describe(value) -> str:
             return f"a {name} of {items(len(value))}"
     if inspect.isgenerator(value) or isinstance(value, Iterator):
         return "a generator"
+    if isinstance(value, type):
+        return f"a class ({value.__name__})"
+    if inspect.isroutine(value) or isinstance(value, np.ufunc):
+        return f"a function ({value.__name__})"
     if callable(value):
-        return f"a function ({getattr(type(value), '__name__', '?')})"
+        return f"a callable object of type {type(value).__name__}"
     return f"an object of type {type(value).__name__}"
 
 
