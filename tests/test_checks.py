@@ -3,17 +3,21 @@
 For every exercise of ``cnn_lib.checks``, a catalogue of wrong implementations (the mistakes learners
 make) must each be rejected with the feedback meant for it: the test asserts on a key phrase of the
 printed message. A stub that raises ``NotImplementedError`` gets a friendly line, and no check ever
-raises for a wrong answer.
+raises: whatever a learner's function raises or returns (None, a list, a generator, complex or boolean
+values, nan, a tuple of the wrong length, a broken network...) becomes one ✗ line saying what was
+expected and what came.
 """
 
 from __future__ import annotations
 
+import copy
 import inspect
 
 import numpy as np
 import pytest
 
 from cnn_lib import checks
+from cnn_lib.checks import _feedback, references
 
 # ----------------------------------------------------------------------------- right answers
 # Written the way a learner would (loops, as in the notebooks), not by calling the library.
@@ -185,12 +189,12 @@ def _train_step_with(sign=-1, initial_sign=-1, lr_scale=None, applied=1, layers=
         step = applied * (lr if lr_scale is None else lr_scale)
         gradient = net.softmax.backward(gradient)
         if "softmax" in layers:
-            net.softmax.weights += sign * step * net.softmax.d_L_d_w
-            net.softmax.biases += sign * step * net.softmax.d_L_d_b
+            for name, param in net.softmax.params().items():
+                param += sign * step * net.softmax.grads()[name]
         gradient = net.pool.backward(gradient)
         net.conv.backward(gradient)
         if "conv" in layers:
-            net.conv.filters += sign * step * net.conv.d_L_d_filters
+            net.conv.params()["filters"] += sign * step * net.conv.grads()["filters"]
         if loss_after:
             out = net.softmax.forward(net.pool.forward(net.conv.forward(x)))
         return float(-log(out[label])), int(np.argmax(out) == label)
@@ -351,21 +355,127 @@ def test_right_answers_pass(exercise, capsys):
         assert out.startswith(f"✓ {exercise} passed (") and out.count("\n") == 1, out
 
 
-@pytest.mark.parametrize("exercise", EXERCISES)
-def test_reference_adapters_of_the_library_pass(exercise, capsys):
-    """The checks accept the library's own layers, wrapped in each exercise's signature."""
-    reference = {
-        "softmax_forward": checks.reference_softmax_forward,
-        "softmax_backward": checks.reference_softmax_backward,
-        "maxpool_forward": checks.reference_maxpool_forward,
-        "maxpool_backward": checks.reference_maxpool_backward,
-        "conv_forward": checks.reference_conv_forward,
-        "conv_d_L_d_filters": checks.reference_conv_d_L_d_filters,
-        "conv_d_L_d_input": checks.reference_conv_d_L_d_input,
-        "train_step": lambda net, image, label, lr: net.train(image, label, lr),
-    }[exercise]
-    passed, out = run_check(exercise, reference, capsys)
-    assert passed is True, out
+# The references are what every answer is compared with, so they are checked against computations that
+# share no code with the library: numbers worked out by hand on tiny cases, and central differences of
+# the forward passes written above (the learner's way, with loops).
+
+E = np.e
+HAND = [
+    ("softmax_forward: e^t = 1, 2, 3", lambda: references.reference_softmax_forward(np.log([1.0, 2.0, 3.0])),
+     [1 / 6, 2 / 6, 3 / 6]),
+    ("softmax_forward: equal totals around 1000", lambda: references.reference_softmax_forward([1000.0, 1000.0]),
+     [0.5, 0.5]),
+    ("softmax_forward: totals 0 and 1", lambda: references.reference_softmax_forward([0.0, 1.0]),
+     [1 / (1 + E), E / (1 + E)]),
+    # p = (1/2, 1/2), so d_L_d_t = (diag(p) - p p^T) (1, 0) = (1/4, -1/4); t = input . w + b
+    ("softmax_backward: d_L_d_w", lambda: references.reference_softmax_backward(
+        [1.0, 0.0], [1.0, 2.0], [[1.0, 2.0], [3.0, 4.0]], [0.0, 0.0])[0], [[0.25, -0.25], [0.5, -0.5]]),
+    ("softmax_backward: d_L_d_b", lambda: references.reference_softmax_backward(
+        [1.0, 0.0], [1.0, 2.0], [[1.0, 2.0], [3.0, 4.0]], [0.0, 0.0])[1], [0.25, -0.25]),
+    ("softmax_backward: d_L_d_input", lambda: references.reference_softmax_backward(
+        [1.0, 0.0], [1.0, 2.0], [[1.0, 2.0], [3.0, 4.0]], [0.0, 0.0])[2], [-0.25, -0.25]),
+    ("maxpool_forward: 4x4, two channels, negative values", lambda: references.reference_maxpool_forward(
+        np.stack([[[1, 4, -1, -2], [3, 2, -3, -4], [0, 0, 5, 6], [0, 9, 7, 8]],
+                  [[-5, -6, 1, 1], [-7, -8, 1, 1], [2, 2, 0, 0], [2, 2, 0, -1]]], axis=2).astype(float)),
+     np.stack([[[4, -1], [9, 8]], [[-5, 1], [2, 0]]], axis=2)),
+    ("maxpool_backward: ties go to the first maximum", lambda: references.reference_maxpool_backward(
+        np.array([[1.0, 1.0], [0.0, 1.0]])[:, :, None], np.array([[[7.0]]])), [[[7.0], [0.0]], [[0.0], [0.0]]]),
+    ("maxpool_backward: ties='all' is the tutorial's rule", lambda: references.reference_maxpool_backward(
+        np.array([[1.0, 1.0], [0.0, 1.0]])[:, :, None], np.array([[[7.0]]]), ties="all"),
+     [[[7.0], [7.0]], [[0.0], [7.0]]]),
+    ("maxpool_backward: the maximum of each window and channel", lambda: references.reference_maxpool_backward(
+        np.array([[1.0, 2.0, 8.0, 5.0], [4.0, 3.0, 6.0, 7.0]])[:, :, None], np.array([[[-1.0], [2.0]]])),
+     [[[0.0], [0.0], [2.0], [0.0]], [[-1.0], [0.0], [0.0], [0.0]]]),
+    # image 0..11 in a 3x4 grid, filter 1..9: out[0, 0] = 0*1 + 1*2 + 2*3 + 4*4 + 5*5 + 6*6 + 8*7 + 9*8 + 10*9
+    ("conv_forward: image 0..11, filter 1..9", lambda: references.reference_conv_forward(
+        np.arange(12.0).reshape(3, 4), np.arange(1.0, 10.0).reshape(1, 3, 3)), [[[303.0], [348.0]]]),
+    ("conv_forward: two filters, channels last", lambda: references.reference_conv_forward(
+        np.ones((3, 3)), np.stack([np.eye(3), -np.ones((3, 3))])), [[[3.0, -9.0]]]),
+    # d_L_d_filters = 1 * image[:, 0:3] + 2 * image[:, 1:4]
+    ("conv_d_L_d_filters: image 0..11, d_L_d_out (1, 2)", lambda: references.reference_conv_d_L_d_filters(
+        np.arange(12.0).reshape(3, 4), np.array([[[1.0], [2.0]]])), [[[2, 5, 8], [14, 17, 20], [26, 29, 32]]]),
+    # the filter stamped at column 0 (times 1) and at column 1 (times 2), overlaps added
+    ("conv_d_L_d_input: filter 1..9, d_L_d_out (1, 2)", lambda: references.reference_conv_d_L_d_input(
+        np.arange(1.0, 10.0).reshape(1, 3, 3), np.array([[[1.0], [2.0]]])),
+     [[1, 4, 7, 6], [4, 13, 16, 12], [7, 22, 25, 18]]),
+]
+
+
+@pytest.mark.parametrize("compute, by_hand", [h[1:] for h in HAND], ids=[h[0] for h in HAND])
+def test_references_match_hand_computations(compute, by_hand):
+    got = compute()
+    assert got.shape == np.shape(by_hand) and np.allclose(got, by_hand, rtol=1e-12, atol=1e-12), (got, by_hand)
+
+
+def central_differences(loss, x, indices=None, h=1e-5):
+    """dL/dx by (L(x + h) - L(x - h)) / 2h, one element at a time (x is nudged in place and restored);
+    with ``indices``, only those elements (the others stay 0)."""
+    gradient = np.zeros(x.shape)
+    for index in (np.ndindex(x.shape) if indices is None else indices):
+        kept = x[index]
+        x[index] = kept + h
+        plus = loss()
+        x[index] = kept - h
+        minus = loss()
+        x[index] = kept
+        gradient[index] = (plus - minus) / (2 * h)
+    return gradient
+
+
+def assert_gradient(analytic, numeric):
+    error = np.max(np.abs(analytic - numeric) / np.maximum(1e-8, np.abs(analytic) + np.abs(numeric)))
+    assert analytic.shape == numeric.shape and error < 1e-6, error
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_reference_softmax_backward_matches_central_differences(seed):
+    r = np.random.default_rng(seed)
+    input, weights, biases, g = r.standard_normal(5), r.standard_normal((5, 3)), r.standard_normal(3), r.standard_normal(3)
+
+    def loss():
+        return float(np.sum(softmax_forward(input @ weights + biases) * g))
+    d_w, d_b, d_input = references.reference_softmax_backward(g, input, weights, input @ weights + biases)
+    assert_gradient(d_w, central_differences(loss, weights))
+    assert_gradient(d_b, central_differences(loss, biases))
+    assert_gradient(d_input, central_differences(loss, input))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_reference_maxpool_backward_matches_central_differences(seed):
+    r = np.random.default_rng(seed)
+    x, g = r.standard_normal((4, 6, 2)), r.standard_normal((2, 3, 2))  # no ties: max is differentiable here
+    d_x = references.reference_maxpool_backward(x, g)
+    assert_gradient(d_x, central_differences(lambda: float(np.sum(maxpool_forward(x) * g)), x))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_reference_conv_gradients_match_central_differences(seed):
+    r = np.random.default_rng(seed)
+    image, filters, g = r.standard_normal((5, 6)), r.standard_normal((2, 3, 3)), r.standard_normal((3, 4, 2))
+
+    def loss():
+        return float(np.sum(conv_forward(image, filters) * g))
+    assert_gradient(references.reference_conv_d_L_d_filters(image, g), central_differences(loss, filters))
+    assert_gradient(references.reference_conv_d_L_d_input(filters, g), central_differences(loss, image))
+
+
+def test_the_train_step_reference_moves_each_weight_by_minus_lr_times_its_gradient():
+    """check_train_step compares with TutorialCNN.train: its step must be -lr * dL/dw, with dL/dw from
+    central differences of the loss that forward reports (sampled: up to 12 weights per array)."""
+    from cnn_lib import TutorialCNN, load_subset
+    images, labels, _, _ = load_subset()
+    image, label, lr = images[0], int(labels[0]), 0.01
+    net = TutorialCNN(np.random.default_rng(0))
+    before = {name: value.copy() for name, value in net.params().items()}
+    stepped = copy.deepcopy(net)
+    stepped.train(image, label, lr)
+    r = np.random.default_rng(1)
+    for name, param in net.params().items():
+        indices = [np.unravel_index(k, param.shape) for k in r.choice(param.size, size=min(12, param.size), replace=False)]
+        gradient = central_differences(lambda: net.forward(image, label)[1], param, indices)
+        for index in indices:
+            step = stepped.params()[name][index] - before[name][index]
+            assert np.isclose(step, -lr * gradient[index], rtol=1e-5, atol=1e-10), (name, index, step)
 
 
 @pytest.mark.parametrize("exercise, mistake, function, phrase", WRONG, ids=[f"{w[0]}: {w[1]}" for w in WRONG])
@@ -406,3 +516,266 @@ def test_an_error_in_the_learners_code_is_feedback_not_a_traceback(exercise, cap
 def test_passing_the_result_instead_of_the_function_is_explained(capsys):
     passed, out = run_check("softmax_forward", np.zeros(3), capsys)
     assert passed is False and "pass the function itself" in out
+
+
+# ----------------------------------------------------------------------------- odd values and exceptions
+# Whatever a learner's function returns or raises, a check prints one ✗ line that says what was expected
+# and what came, with a hint, and returns False: never a traceback, never the safety net's "could not judge".
+
+
+class Opaque:
+    """An object NumPy cannot read: its ``__array__`` raises."""
+
+    def __array__(self, *args, **kwargs):
+        raise RuntimeError("no array here")
+
+
+class UnprintableError(Exception):
+    def __str__(self):
+        raise RuntimeError("cannot print this error")
+
+
+class NotAnException(BaseException):
+    pass
+
+
+ARRAY_EXERCISES = ["softmax_forward", "maxpool_forward", "maxpool_backward", "conv_forward",
+                   "conv_d_L_d_filters", "conv_d_L_d_input"]
+
+# (what the learner returned instead of the right array a, how, a phrase the ✗ line must contain)
+ODD_ARRAYS = [
+    ("None", lambda a: None, "it is None"),
+    ("a generator", lambda a: (v for v in a), "a generator"),
+    ("a list", lambda a: a.tolist(), "a list of"),
+    ("a tuple", lambda a: tuple(a), "a tuple of"),
+    ("a dict", lambda a: {"out": a}, "a dict"),
+    ("a set", lambda a: {1.0, 2.0}, "a set"),
+    ("a string", lambda a: str(a), "a string"),
+    ("the function np.exp", lambda a: np.exp, "a function"),
+    ("an object NumPy cannot read", lambda a: Opaque(), "an object of type Opaque"),
+    ("complex dtype", lambda a: a.astype(complex), "complex numbers"),
+    ("complex values", lambda a: a + 1j, "complex numbers"),
+    ("object dtype", lambda a: a.astype(object), "dtype object"),
+    ("an object array holding None", lambda a: np.array([a, None], dtype=object), "dtype object"),
+    ("bool dtype", lambda a: a > 0, "True/False"),
+    ("text dtype", lambda a: a.astype(str), "text"),
+    ("datetime dtype", lambda a: np.zeros(a.shape, dtype="datetime64[s]"), "datetime64"),
+    ("all nan", lambda a: np.full(a.shape, np.nan), "nan or inf"),
+    ("one inf", lambda a: np.where(np.arange(a.size).reshape(a.shape) == 0, np.inf, a), "nan or inf"),
+    ("a Python float", lambda a: float(np.sum(a)), "a single number"),
+    ("a NumPy scalar", lambda a: np.sum(a), "a single number"),
+    ("a 0-d array", lambda a: np.array(1.5), "a single number"),
+    ("an empty array", lambda a: np.array([]), "shape (0,)"),
+    ("an extra axis", lambda a: a[..., np.newaxis], "shape"),
+]
+
+
+def returning(exercise, transform):
+    """A learner that computes the right answer, then returns ``transform(answer)``."""
+    right = RIGHT[exercise][0]
+
+    def learner(*args):
+        return transform(right(*args))
+    return learner
+
+
+def assert_feedback(exercise, passed, out, *phrases):
+    """One ✗ line naming the problem (with every phrase), one hint line, and nothing else."""
+    assert passed is False, out
+    assert out.startswith(f"✗ {exercise}: ") and "\n  Hint: " in out and out.count("\n") == 2, out
+    assert "Traceback" not in out and "could not judge" not in out, out
+    problem = out.split("\n  Hint: ")[0]
+    for phrase in phrases:
+        assert phrase in problem, f"expected {phrase!r} in the problem line of:\n{out}"
+
+
+@pytest.mark.parametrize("exercise", ARRAY_EXERCISES)
+@pytest.mark.parametrize("odd, transform, phrase", ODD_ARRAYS, ids=[o[0] for o in ODD_ARRAYS])
+def test_odd_arrays_are_feedback(exercise, odd, transform, phrase, capsys):
+    passed, out = run_check(exercise, returning(exercise, transform), capsys)
+    assert_feedback(exercise, passed, out, phrase)
+
+
+def _replace(grads, k, value):
+    return tuple(value if i == k else g for i, g in enumerate(grads))
+
+
+# (what softmax_backward returned instead of (d_L_d_w, d_L_d_b, d_L_d_input), how, phrase)
+ODD_GRADIENT_TUPLES = [
+    ("None", lambda g: None, "your function returned None"),
+    ("a generator of the three", lambda g: (x for x in g), "a generator"),
+    ("a dict", lambda g: dict(zip(("w", "b", "input"), g)), "a dict"),
+    ("a string", lambda g: str(g), "a string"),
+    ("only d_L_d_w", lambda g: g[0], "an array of shape"),
+    ("two gradients", lambda g: g[:2], "a tuple of 2 items"),
+    ("four values", lambda g: g + (0.0,), "a tuple of 4 items"),
+    ("an object array of the three", lambda g: np.array(g, dtype=object), "an array of shape (3,)"),
+] + [
+    (f"{name} is {odd}", lambda g, k=k, value=value: _replace(g, k, value(g[k])), (f"✗ softmax_backward: {name}", phrase))
+    for k, name in enumerate(("d_L_d_w", "d_L_d_b", "d_L_d_input"))
+    for odd, value, phrase in [
+        ("None", lambda x: None, "should be a NumPy array"),
+        ("a list", lambda x: x.tolist(), "a list of"),
+        ("complex", lambda x: x.astype(complex), "complex numbers"),
+        ("nan", lambda x: x * np.nan, "nan or inf"),
+        ("bool", lambda x: x > 0, "True/False"),
+        ("a string", lambda x: "d", "a string"),
+        ("one number", lambda x: 1.5, "a single number"),
+        ("an extra axis", lambda x: x[np.newaxis], "shape"),
+    ]
+]
+
+
+@pytest.mark.parametrize("odd, transform, phrase", ODD_GRADIENT_TUPLES, ids=[o[0] for o in ODD_GRADIENT_TUPLES])
+def test_odd_softmax_backward_returns_are_feedback(odd, transform, phrase, capsys):
+    passed, out = run_check("softmax_backward", returning("softmax_backward", transform), capsys)
+    assert_feedback("softmax_backward", passed, out, *([phrase] if isinstance(phrase, str) else phrase))
+
+
+# (what train_step returned instead of (loss, correct), how, phrase)
+ODD_TRAIN_RETURNS = [
+    ("None", lambda loss, correct: None, "returned None"),
+    ("the loss only", lambda loss, correct: loss, "returned the number"),
+    ("a 1-tuple", lambda loss, correct: (loss,), "a tuple of 1 item"),
+    ("a 3-tuple", lambda loss, correct: (loss, correct, 0), "a tuple of 3 items"),
+    ("a string", lambda loss, correct: f"{loss} {correct}", "a string"),
+    ("a dict", lambda loss, correct: {"loss": loss, "correct": correct}, "a dict"),
+    ("a generator", lambda loss, correct: (v for v in (loss, correct)), "a generator"),
+    ("an array of the two", lambda loss, correct: np.array([loss, correct]), "an array of shape (2,)"),
+    ("correct is None", lambda loss, correct: (loss, None), "correct should be 0 or 1, but it is None"),
+    ("correct in an array", lambda loss, correct: (loss, np.array([correct])), "an array of shape (1,)"),
+    ("correct is two values", lambda loss, correct: (loss, np.array([1, 0])), "an array of shape (2,)"),
+    ("correct is a string", lambda loss, correct: (loss, str(correct)), "a string"),
+    ("correct is 0.5", lambda loss, correct: (loss, 0.5), "correct is 0.5"),
+    ("correct is 2", lambda loss, correct: (loss, 2), "correct is 2"),
+    ("correct is complex", lambda loss, correct: (loss, complex(correct)), "complex"),
+    ("correct is nan", lambda loss, correct: (loss, float("nan")), "correct is nan"),
+    ("the loss in an array", lambda loss, correct: (np.array([loss]), correct), "an array of shape (1,)"),
+    ("the loss is None", lambda loss, correct: (None, correct), "the loss should be one number, but it is None"),
+    ("the loss is a string", lambda loss, correct: (str(loss), correct), "a string"),
+    ("the loss is complex", lambda loss, correct: (complex(loss), correct), "complex"),
+    ("the loss is a bool", lambda loss, correct: (True, correct), "True"),
+    ("the loss is nan", lambda loss, correct: (float("nan"), correct), "the loss is nan"),
+    ("the loss is inf", lambda loss, correct: (float("inf"), correct), "the loss is inf"),
+    ("the loss is a list", lambda loss, correct: ([loss], correct), "a list of 1 item"),
+]
+
+
+@pytest.mark.parametrize("odd, transform, phrase", ODD_TRAIN_RETURNS, ids=[o[0] for o in ODD_TRAIN_RETURNS])
+def test_odd_train_step_returns_are_feedback(odd, transform, phrase, capsys):
+    passed, out = run_check("train_step", returning("train_step", lambda r: transform(*r)), capsys)
+    assert_feedback("train_step", passed, out, phrase)
+
+
+def _breaking(change):
+    """A train step that takes the right step, then ``change(net)``s the network."""
+    def learner(net, image, label, lr):
+        result = train_step(net, image, label, lr)
+        change(net)
+        return result
+    return learner
+
+
+def _set(layer, name, value_of):
+    def change(net):
+        setattr(getattr(net, layer), name, value_of(getattr(getattr(net, layer), name)))
+    return change
+
+
+# (what train_step did to the network, how, phrase)
+BROKEN_NETWORKS = [
+    ("filters set to None", _set("conv", "filters", lambda f: None), "conv.filters after your step"),
+    ("weights made a list", _set("softmax", "weights", lambda w: w.tolist()), "a list of"),
+    ("biases of another shape", _set("softmax", "biases", lambda b: np.zeros(3)), "shape (3,)"),
+    ("filters made complex", _set("conv", "filters", lambda f: f.astype(complex)), "complex numbers"),
+    ("weights made nan", _set("softmax", "weights", lambda w: w * np.nan), "softmax.weights after your step holds nan"),
+    ("the softmax layer removed", lambda net: setattr(net, "softmax", None), "cannot be read"),
+    ("the conv layer replaced by a pool", lambda net: setattr(net, "conv", net.pool), "cannot be read"),
+]
+
+
+@pytest.mark.parametrize("odd, change, phrase", BROKEN_NETWORKS, ids=[b[0] for b in BROKEN_NETWORKS])
+def test_a_train_step_that_breaks_the_network_is_feedback(odd, change, phrase, capsys):
+    passed, out = run_check("train_step", _breaking(change), capsys)
+    assert_feedback("train_step", passed, out, phrase)
+
+
+@pytest.mark.parametrize("harmless", [
+    lambda loss, correct: [loss, correct],
+    lambda loss, correct: (np.float64(loss), np.int64(correct)),
+    lambda loss, correct: (np.float32(loss), bool(correct)),
+    lambda loss, correct: (np.array(loss), np.array(correct)),
+    lambda loss, correct: (loss, float(correct)),
+], ids=["a list", "NumPy scalars", "float32 and bool", "0-d arrays", "correct as a float"])
+def test_harmless_train_step_returns_pass(harmless, capsys):
+    passed, out = run_check("train_step", returning("train_step", lambda r: harmless(*r)), capsys)
+    assert passed is True, out
+
+
+@pytest.mark.parametrize("harmless", [lambda a: a.astype(np.float32), lambda a: np.asarray(a, dtype=np.longdouble),
+                                      lambda a: np.ma.masked_array(a)],
+                         ids=["float32", "longdouble", "masked array"])
+def test_harmless_array_types_pass(harmless, capsys):
+    passed, out = run_check("softmax_forward", returning("softmax_forward", harmless), capsys)
+    assert passed is True, out
+
+
+# (the exception a learner's function raises, a phrase the ✗ line must contain)
+RAISED = [
+    (lambda: ValueError("shapes (3,) and (4,) not aligned"), "raised ValueError: shapes (3,) and (4,) not aligned"),
+    (lambda: ZeroDivisionError("division by zero"), "raised ZeroDivisionError: division by zero"),
+    (lambda: KeyError("weights"), "raised KeyError: 'weights'"),
+    (lambda: TypeError(), "raised TypeError ("),
+    (UnprintableError, "raised UnprintableError"),
+    (NotAnException, "raised NotAnException"),
+    (lambda: SystemExit(1), "raised SystemExit"),
+]
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+@pytest.mark.parametrize("error, phrase", RAISED, ids=[p.split()[1].rstrip(":") for _, p in RAISED])
+def test_any_exception_of_the_learner_is_feedback(exercise, error, phrase, capsys):
+    def broken(*args):
+        raise error()
+    passed, out = run_check(exercise, broken, capsys)
+    assert_feedback(exercise, passed, out, phrase)
+    assert "line 2 of your function: `raise error()`" in out, out
+
+
+def test_endless_recursion_is_feedback(capsys):
+    def recursive(*args):
+        return recursive(*args)
+    passed, out = run_check("softmax_forward", recursive, capsys)
+    assert_feedback("softmax_forward", passed, out, "raised RecursionError")
+    assert "line 2 of your function: `return recursive(*args)`" in out, out
+
+
+def test_a_keyboard_interrupt_still_stops_the_check(capsys):
+    """Interrupting the kernel must stop an endless loop in the learner's code, not become feedback."""
+    def interrupted(*args):
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        checks.check_softmax_forward(interrupted)
+
+
+def test_the_safety_net_turns_a_failing_check_into_feedback(capsys):
+    """Should a check itself fail on an answer nobody foresaw, the learner reads a ✗ line, not a traceback."""
+    def judge(learner, case, where):
+        raise TypeError("unsupported operand")
+    passed = _feedback.run("demo", lambda x: x, [{"desc": "a case"}], judge)
+    out = capsys.readouterr().out
+    assert passed is False
+    assert out.startswith("✗ demo: the check could not judge your answer (case 1 of 1: a case)"), out
+    assert "TypeError: unsupported operand" in out and "\n  Hint: " in out and "Traceback" not in out, out
+
+
+def test_an_error_in_a_helper_points_at_the_line_of_the_function_that_called_it(capsys):
+    def helper(t):
+        return t[99]
+
+    def softmax_with_a_helper(totals):
+        shifted = totals - np.max(totals)
+        return helper(shifted)
+    passed, out = run_check("softmax_forward", softmax_with_a_helper, capsys)
+    assert_feedback("softmax_forward", passed, out, "raised IndexError")
+    assert "line 3 of your function: `return helper(shifted)`" in out, out

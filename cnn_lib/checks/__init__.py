@@ -1,0 +1,40 @@
+"""Checks for the classroom exercises (the "Implement it yourself" sections).
+
+Each ``check_<exercise>(function)`` runs the learner's function on fixed and
+random cases, compares every answer with the library's layers (``Conv3x3``,
+``MaxPool2``, ``Softmax``, ``TutorialCNN``) and, for gradients, names the
+central-difference error (``cnn_lib.gradcheck``). It prints one line:
+
+- ``✓ <name> passed (N cases)`` and returns ``True``, or
+- ``✗ <name>: <what is wrong, on which case>`` with a ``Hint:`` and returns ``False``.
+
+A check never raises for a wrong answer, an exception inside the learner's code
+or a ``raise NotImplementedError()`` stub ("not implemented yet"), so a student
+notebook runs to its end. The series notebooks write ``assert check_x(x)`` so
+that nbval (and nbgrader) fail when the reference solution breaks.
+
+Specific feedback comes from comparing a wrong answer with the answers that
+typical mistakes produce (no max shift, the filter not rotated, the gradient
+sent to every tied maximum, ...); the checks never print solution code.
+
+One module per notebook: ``forward`` (01), ``softmax`` (02), ``maxpool`` (04),
+``conv`` (05), ``training`` (06); ``_feedback`` is the shared machinery,
+``references`` the answers compared with, ``_cases`` the cases.
+"""
+
+from .conv import check_conv_d_L_d_filters, check_conv_d_L_d_input
+from .forward import check_conv_forward, check_maxpool_forward
+from .maxpool import check_maxpool_backward
+from .softmax import check_softmax_backward, check_softmax_forward
+from .training import check_train_step
+
+__all__ = [
+    "check_conv_d_L_d_filters",
+    "check_conv_d_L_d_input",
+    "check_conv_forward",
+    "check_maxpool_backward",
+    "check_maxpool_forward",
+    "check_softmax_backward",
+    "check_softmax_forward",
+    "check_train_step",
+]

@@ -1,0 +1,103 @@
+"""The fixed and random cases every check runs, each with a description the feedback quotes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..network import TutorialCNN
+from ._feedback import case_rng
+from .references import reference_maxpool_forward, reference_softmax_forward
+
+
+def softmax_forward_cases() -> list:
+    rng = case_rng(1)
+    fixed = [("three equal totals", [0.0, 0.0, 0.0]), ("totals 1, 2, 3", [1.0, 2.0, 3.0]),
+             ("large totals around 1000", [1000.0, 999.0, 998.0, 990.0]),
+             ("very negative totals around -1000", [-1000.0, -999.0, -1001.0]),
+             ("totals spread from -800 to 800", [0.0, 800.0, -800.0, 1.0])]
+    cases = [{"desc": desc, "totals": np.array(t)} for desc, t in fixed]
+    for n in (10, 4, 7):
+        cases.append({"desc": f"random totals of shape ({n},)", "totals": rng.standard_normal(n) * 3})
+    return cases
+
+
+def softmax_backward_cases() -> list:
+    rng = case_rng(2)
+    cases = []
+    for number, (n_in, nodes, kind, large) in enumerate(
+            [(6, 4, "cross-entropy", False), (5, 3, "random", False), (8, 10, "cross-entropy", False),
+             (4, 5, "random", False), (6, 4, "cross-entropy", True)]):
+        input = rng.standard_normal(n_in)
+        weights = rng.standard_normal((n_in, nodes))
+        totals = input @ weights + rng.standard_normal(nodes)
+        if large:  # without the max shift, np.exp overflows
+            totals = 1000.0 + np.arange(nodes, dtype=float)
+        p = reference_softmax_forward(totals)
+        if kind == "cross-entropy":
+            label = int(np.argmax(p)) if large else number % nodes
+            d_L_d_out = np.zeros(nodes)
+            d_L_d_out[label] = -1 / p[label]
+            desc = f"cross-entropy d_L_d_out (label {label}), {n_in} inputs, {nodes} nodes"
+        else:
+            d_L_d_out = rng.standard_normal(nodes)
+            desc = f"random d_L_d_out, {n_in} inputs, {nodes} nodes"
+        cases.append({"desc": desc + (", totals around 1000" if large else ""),
+                      "args": (d_L_d_out, input, weights, totals)})
+    return cases
+
+
+def maxpool_cases() -> list:
+    rng = case_rng(3)
+    ties = np.array([[1, 1, 0, 2], [1, 1, 2, 0], [3, -1, 5, 5], [0, 3, 5, 1]], dtype=float)[:, :, None]
+    return [
+        {"desc": "random x of shape (4, 6, 3)", "x": rng.standard_normal((4, 6, 3))},
+        {"desc": "random x of shape (6, 4, 2)", "x": rng.standard_normal((6, 4, 2))},
+        {"desc": "one window, x of shape (2, 2, 1)", "x": np.array([[1.0, 4.0], [3.0, 2.0]])[:, :, None]},
+        {"desc": "all values negative, x of shape (4, 4, 2)", "x": -1 - rng.random((4, 4, 2))},
+        {"desc": "windows with tied maxima, x of shape (4, 4, 1)", "x": ties},
+        {"desc": "random x of shape (8, 8, 4)", "x": rng.standard_normal((8, 8, 4))},
+    ]
+
+
+def maxpool_backward_case(case, seed):
+    x = case["x"]
+    d_L_d_out = np.round(case_rng(seed).standard_normal(reference_maxpool_forward(x).shape), 3)
+    d_L_d_out[d_L_d_out == 0] = 0.5
+    return dict(case, d_L_d_out=d_L_d_out)
+
+
+def conv_cases() -> list:
+    rng = case_rng(4)
+    counting = np.arange(1.0, 10.0).reshape(1, 3, 3)  # 1..9: a rotation or transposition shows
+    cases = [
+        {"desc": "image (5, 7), 2 random filters", "image": rng.standard_normal((5, 7)),
+         "filters": rng.standard_normal((2, 3, 3))},
+        {"desc": "image (3, 3), one filter 1..9", "image": rng.standard_normal((3, 3)), "filters": counting},
+        {"desc": "image (6, 5), filter 1..9", "image": np.arange(30.0).reshape(6, 5) % 7, "filters": counting},
+        {"desc": "image (8, 6), 4 random filters", "image": rng.standard_normal((8, 6)),
+         "filters": rng.standard_normal((4, 3, 3))},
+        {"desc": "image (4, 9), 3 random filters", "image": rng.standard_normal((4, 9)),
+         "filters": rng.standard_normal((3, 3, 3))},
+    ]
+    for number, case in enumerate(cases):
+        out_shape = (case["image"].shape[0] - 2, case["image"].shape[1] - 2, case["filters"].shape[0])
+        d_L_d_out = case_rng(10 + number).standard_normal(out_shape)
+        if number == 2:  # one output gradient: d_L_d_input is then one filter, stamped
+            d_L_d_out = np.zeros(out_shape)
+            d_L_d_out[1, 1, 0] = 1.0
+        case["d_L_d_out"] = d_L_d_out
+    return cases
+
+
+def train_cases() -> list:
+    from ..data import load_subset
+    images, labels, _, _ = load_subset()
+    cases = []
+    for number, (index, lr, warm) in enumerate([(0, 0.005, 0), (1, 0.01, 0), (2, 0.005, 3), (7, 0.05, 0)]):
+        net = TutorialCNN(np.random.default_rng(number))
+        for k in range(warm):  # a net that has already taken a few steps
+            net.train(images[10 + k], int(labels[10 + k]), 0.005)
+        cases.append({"desc": f"train_images[{index}] (a {int(labels[index])}), lr = {lr}"
+                              + (f", after {warm} steps" if warm else ", untrained net"),
+                      "net": net, "image": images[index], "label": int(labels[index]), "lr": lr})
+    return cases

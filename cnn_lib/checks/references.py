@@ -1,0 +1,124 @@
+"""The answers the checks compare with, computed by the library's own layers.
+
+Each ``reference_<exercise>`` wraps ``Conv3x3``, ``MaxPool2`` or ``Softmax`` in the signature of
+its exercise; the ``*_numeric`` functions give central differences (``cnn_lib.gradcheck``), which
+the feedback quotes next to a wrong gradient. ``tests/test_checks.py`` checks the references
+against hand computations and central differences.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..conv import Conv3x3
+from ..gradcheck import numerical_gradient
+from ..maxpool import MaxPool2
+from ..softmax import Softmax
+from ._feedback import case_rng
+
+
+def with_params(layer, **values):
+    """``layer`` with its learned arrays (``params()``) overwritten in place by ``values``."""
+    params = layer.params()
+    for name, value in values.items():
+        params[name][...] = value
+    return layer
+
+
+def reference_softmax_forward(totals: np.ndarray) -> np.ndarray:
+    """``Softmax.forward`` of a layer with identity weights and zero biases, so its totals are ``totals``."""
+    totals = np.asarray(totals, dtype=np.float64)
+    layer = with_params(Softmax(totals.size, totals.size, case_rng(0)), weights=np.eye(totals.size), biases=0.0)
+    return layer.forward(totals)
+
+
+def reference_softmax_backward(d_L_d_out, input, weights, totals):
+    """``Softmax.backward`` on a layer whose weights are ``weights`` and whose totals are ``totals``."""
+    layer = softmax_layer(input, weights, totals)
+    d_L_d_input = layer.backward(np.asarray(d_L_d_out, dtype=np.float64))
+    grads = layer.grads()
+    return grads["weights"], grads["biases"], d_L_d_input
+
+
+def softmax_layer(input, weights, totals) -> Softmax:
+    input, weights = np.asarray(input, dtype=np.float64), np.array(weights, dtype=np.float64)
+    layer = with_params(Softmax(*weights.shape, case_rng(0)), weights=weights,
+                        biases=np.asarray(totals, dtype=np.float64) - input @ weights)
+    layer.forward(input)
+    return layer
+
+
+def softmax_numeric(d_L_d_out, input, weights, totals):
+    layer = softmax_layer(input, weights, totals)
+    x = layer.last_input.copy()
+
+    def loss(_):
+        return float(np.sum(layer.forward(x) * d_L_d_out))
+    params = layer.params()
+    return numerical_gradient(loss, params["weights"]), numerical_gradient(loss, params["biases"]), \
+        numerical_gradient(loss, x)
+
+
+def reference_maxpool_forward(x):
+    return MaxPool2().forward(np.asarray(x, dtype=np.float64))
+
+
+def reference_maxpool_backward(x, d_L_d_out, ties="first"):
+    pool = MaxPool2(ties=ties)
+    pool.forward(np.asarray(x, dtype=np.float64))
+    return pool.backward(np.asarray(d_L_d_out, dtype=np.float64))
+
+
+def maxpool_numeric(x, d_L_d_out):
+    """Central-difference dL/dx for ``L = sum(MaxPool2().forward(x) * d_L_d_out)``."""
+    pool = MaxPool2()
+    x = np.array(x, dtype=np.float64)
+    return numerical_gradient(lambda _: float(np.sum(pool.forward(x) * d_L_d_out)), x)
+
+
+def windows(x):
+    """``(h/2, w/2, 4, c)``: the four pixels of every 2x2 window in reading order."""
+    h, w, c = x.shape
+    return x.reshape(h // 2, 2, w // 2, 2, c).transpose(0, 2, 1, 3, 4).reshape(h // 2, w // 2, 4, c)
+
+
+def from_windows(v, shape):
+    h, w, c = shape
+    return v.reshape(h // 2, w // 2, 2, 2, c).transpose(0, 2, 1, 3, 4).reshape(h, w, c)
+
+
+def conv_layer(filters) -> Conv3x3:
+    filters = np.asarray(filters, dtype=np.float64)
+    return with_params(Conv3x3(filters.shape[0], case_rng(0)), filters=filters)
+
+
+def reference_conv_forward(image, filters):
+    return conv_layer(filters).forward(np.asarray(image, dtype=np.float64))
+
+
+def conv_backward(image, filters, d_L_d_out):
+    """``(d_L_d_filters, d_L_d_input)`` from ``Conv3x3.backward``."""
+    layer = conv_layer(filters)
+    layer.forward(np.asarray(image, dtype=np.float64))
+    d_L_d_input = layer.backward(np.asarray(d_L_d_out, dtype=np.float64))
+    return layer.grads()["filters"], d_L_d_input
+
+
+def reference_conv_d_L_d_filters(image, d_L_d_out):
+    """``Conv3x3.backward``'s filter gradient (it does not depend on the filters' values)."""
+    return conv_backward(image, np.zeros((np.shape(d_L_d_out)[2], 3, 3)), d_L_d_out)[0]
+
+
+def reference_conv_d_L_d_input(filters, d_L_d_out):
+    """``Conv3x3.backward``'s input gradient (it does not depend on the input's values)."""
+    h, w, _ = np.shape(d_L_d_out)
+    return conv_backward(np.zeros((h + 2, w + 2)), filters, d_L_d_out)[1]
+
+
+def conv_numeric(image, filters, d_L_d_out):
+    layer = conv_layer(filters)
+    x = np.array(image, dtype=np.float64)
+
+    def loss(_):
+        return float(np.sum(layer.forward(x) * d_L_d_out))
+    return numerical_gradient(loss, layer.params()["filters"]), numerical_gradient(loss, x)
