@@ -62,7 +62,7 @@ def isolated_env(monkeypatch, tmp_path):
 
 @pytest.fixture
 def synthetic(monkeypatch):
-    """Tiny valid MNIST-like files; patches data.EXPECTED to describe them.
+    """Tiny valid MNIST-like files; patches the entries of data.EXPECTED to describe them.
     Returns {name: {"raw": bytes, "gz": bytes, "array": ndarray}}."""
     files, table = {}, {}
     for seed, (name, (kind, count)) in enumerate(SYNTH.items()):
@@ -71,7 +71,8 @@ def synthetic(monkeypatch):
         shape = (count, 28, 28) if kind == "images" else (count,)
         array = np.frombuffer(raw, np.uint8, offset=len(raw) - int(np.prod(shape))).reshape(shape)
         files[name] = {"raw": raw, "gz": gz(raw), "array": array}
-    monkeypatch.setattr(data, "EXPECTED", table)
+    for name, entry in table.items():  # in place: every module shares the one table
+        monkeypatch.setitem(data.EXPECTED, name, entry)
     return files
 
 
@@ -499,7 +500,9 @@ def test_read_idx_file_unknown_name(tmp_path):
 
 
 def test_main_reports_sources(monkeypatch, user_dir, capsys):
+    from cnn_lib.data.__main__ import main
+
     monkeypatch.setenv("MNIST_DIR", str(user_dir))
-    assert data._main(["--download"]) == 0
+    assert main(["--download"]) == 0
     out = capsys.readouterr().out
     assert "MNIST_DIR" in out and "12 training and 7 test images" in out

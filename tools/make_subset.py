@@ -1,4 +1,4 @@
-"""Build cnn_lib/mnist_subset.npz, the MNIST subset shipped with the package.
+"""Build cnn_lib/data/mnist_subset.npz, the MNIST subset shipped with the package.
 
 It holds the first 1,000 training and the first 1,000 test images and labels of
 MNIST, taken from the four standard .gz files after verifying their checksums:

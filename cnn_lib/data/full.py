@@ -1,0 +1,182 @@
+"""The full MNIST dataset (60,000 + 10,000 images): where it lives, and loading it.
+
+The four files are looked for, in this order:
+
+1. the ``mnist_dir`` argument, or else the ``MNIST_DIR`` environment variable:
+   a folder you already have that holds the four files. It is only read,
+   never written to: a missing or damaged file there is an error.
+2. otherwise a per-user cache folder (``default_cache_dir()``). Files missing
+   from the cache are downloaded into it from the mirrors in ``MIRRORS``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .download import MIRRORS, download
+from .errors import MNISTDataError, MNISTVerificationError
+from .files import FILENAMES, read_idx_file
+from .subset import Arrays, load_subset
+
+log = logging.getLogger(__name__)
+
+
+def default_cache_dir() -> Path:
+    """The per-user cache folder for the full dataset (it may not exist yet):
+    ``$CNN_FROM_SCRATCH_CACHE``, else ``$XDG_CACHE_HOME/cnn-from-scratch/mnist``,
+    else ``~/.cache/cnn-from-scratch/mnist``."""
+    if os.environ.get("CNN_FROM_SCRATCH_CACHE"):
+        return Path(os.environ["CNN_FROM_SCRATCH_CACHE"]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "cnn-from-scratch" / "mnist"
+
+
+def user_dir(mnist_dir: str | os.PathLike | None) -> tuple[Path, str] | None:
+    """The user's own MNIST folder and how it was given, or None."""
+    if mnist_dir is not None:
+        return Path(mnist_dir).expanduser(), "the mnist_dir argument"
+    env = os.environ.get("MNIST_DIR")
+    if env:
+        return Path(env).expanduser(), "MNIST_DIR"
+    return None
+
+
+def full_mnist_available(
+    mnist_dir: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None
+) -> bool:
+    """True if the four full-MNIST files are present locally, without any
+    network access: in ``mnist_dir`` / ``MNIST_DIR`` if set, else in the cache.
+
+    Only checks that the files exist; ``load_full`` verifies their contents.
+    """
+    user = user_dir(mnist_dir)
+    folder = user[0] if user else (Path(cache_dir) if cache_dir else default_cache_dir())
+    return all((folder / name).is_file() for name in FILENAMES)
+
+
+def load_full(
+    mnist_dir: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    mirrors: Sequence[str] | None = None,
+    timeout: float | None = 30,
+) -> Arrays:
+    """Load the full MNIST dataset, downloading it into the cache if needed.
+
+    Args:
+        mnist_dir: a folder holding the four MNIST ``.gz`` files. Defaults to
+            the ``MNIST_DIR`` environment variable. When given, it is used
+            as-is and nothing is downloaded.
+        cache_dir: where downloaded files are kept; defaults to
+            ``default_cache_dir()``.
+        mirrors: base URLs to download from, tried in order; defaults to ``MIRRORS``.
+        timeout: seconds to wait for the network before giving up on a mirror.
+
+    Returns:
+        ``(train_images, train_labels, test_images, test_labels)``: images
+        ``(60000, 28, 28)`` and ``(10000, 28, 28)`` uint8 (0-255), labels
+        ``(60000,)`` and ``(10000,)`` uint8 (0-9).
+
+    Raises:
+        MNISTDataError: a file is missing, damaged, or could not be downloaded.
+    """
+    user = user_dir(mnist_dir)
+    if user is not None:
+        folder, given_by = user
+        arrays = []
+        for name in FILENAMES:
+            path = folder / name
+            try:
+                arrays.append(read_idx_file(path, name))
+            except FileNotFoundError:
+                raise MNISTDataError(
+                    f"{path}: {given_by} points to {folder}, which should hold {name}, "
+                    f"but the file is not there. Put the four MNIST .gz files "
+                    f"({', '.join(FILENAMES)}) in that folder, or unset MNIST_DIR to use "
+                    "the download cache."
+                ) from None
+            except MNISTVerificationError as exc:
+                raise MNISTVerificationError(
+                    f"{exc}\nThis file comes from {given_by} ({folder}); it was left "
+                    "untouched. Replace it with a good copy, or unset MNIST_DIR to use "
+                    "the download cache."
+                ) from None
+        return tuple(arrays)  # type: ignore[return-value]
+
+    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    mirrors = tuple(MIRRORS if mirrors is None else mirrors)
+    arrays = []
+    for name in FILENAMES:
+        path = cache / name
+        data = None
+        if path.is_file():
+            try:
+                data = read_idx_file(path, name)
+            except MNISTVerificationError as exc:
+                message = f"Deleting a damaged file from the MNIST cache and downloading it again: {exc}"
+                log.warning(message)
+                warnings.warn(message, RuntimeWarning, stacklevel=2)
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError as unlink_exc:
+                    raise MNISTDataError(
+                        f"{path}: this cached file is damaged and could not be deleted "
+                        f"({unlink_exc}); delete it by hand and try again."
+                    ) from exc
+        if data is None:
+            data = download(name, cache, mirrors, timeout)
+        arrays.append(data)
+    return tuple(arrays)  # type: ignore[return-value]
+
+
+def _check_size(value: int | None, available: int, what: str) -> int:
+    if value is None:
+        return available
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{what} must be a positive whole number or None, got {value!r}")
+    if not 1 <= value <= available:
+        raise ValueError(f"{what} must be between 1 and {available} (the images available), got {value}")
+    return int(value)
+
+
+def load_mnist(
+    data: str = "subset", train_size: int | None = None, test_size: int | None = None
+) -> Arrays:
+    """Load MNIST and keep the first ``train_size`` / ``test_size`` images.
+
+    Args:
+        data: ``"subset"`` for the 1,000 + 1,000 images shipped with the
+            package (no download), or ``"full"`` for 60,000 + 10,000 (see
+            ``load_full``: uses ``MNIST_DIR`` or downloads into the cache).
+        train_size: how many training images to keep (the first ones); None keeps all.
+        test_size: how many test images to keep (the first ones); None keeps all.
+
+    Returns:
+        ``(train_images, train_labels, test_images, test_labels)``: images
+        ``(N, 28, 28)`` uint8 (0-255), labels ``(N,)`` uint8 (0-9).
+
+    Raises:
+        ValueError: ``data`` is not "subset"/"full", or a size is not a whole
+            number between 1 and the number of images available.
+        MNISTDataError: the data could not be loaded.
+    """
+    if data == "subset":
+        loader = load_subset
+    elif data == "full":
+        loader = load_full
+    else:
+        raise ValueError(f"data must be 'subset' or 'full', got {data!r}")
+    if train_size is not None:  # catch bad sizes before any (slow) loading
+        _check_size(train_size, 60000, "train_size")
+    if test_size is not None:
+        _check_size(test_size, 10000, "test_size")
+    train_x, train_y, test_x, test_y = loader()
+    n_train = _check_size(train_size, len(train_x), "train_size")
+    n_test = _check_size(test_size, len(test_x), "test_size")
+    return train_x[:n_train], train_y[:n_train], test_x[:n_test], test_y[:n_test]
