@@ -492,6 +492,34 @@ def test_load_mnist_checks_sizes_before_downloading(server):
     assert server.requests == []
 
 
+def test_nothing_is_rechecked_after_the_checksum(tmp_path, monkeypatch):
+    """Once the SHA-256 of the decompressed bytes matches the table, the bytes are the
+    published file: checks of what they hold (labels 0-9, 28x28 images) could never
+    fail on real MNIST and are not made. Here the table describes labels 1, 200, 3
+    and is believed."""
+    name = "t10k-labels-idx1-ubyte.gz"
+    raw = (0x801).to_bytes(4, "big") + (3).to_bytes(4, "big") + bytes([1, 200, 3])
+    monkeypatch.setitem(data.EXPECTED, name, expected_entry("labels", raw, 3))
+    path = tmp_path / name
+    path.write_bytes(gz(raw))
+    labels = data.read_idx_file(path)
+    np.testing.assert_array_equal(labels, [1, 200, 3])
+    assert labels.dtype == np.uint8
+
+
+def test_idx_bytes_are_parsed_by_the_mnist_package(monkeypatch, user_dir, synthetic):
+    calls = []
+    real_parse_idx = mnist.parse_idx
+
+    def spy(fd):
+        calls.append(fd)
+        return real_parse_idx(fd)
+
+    monkeypatch.setattr(mnist, "parse_idx", spy)
+    assert_arrays_equal(data.load_full(mnist_dir=user_dir), synthetic)
+    assert len(calls) == 4
+
+
 def test_read_idx_file_unknown_name(tmp_path):
     path = tmp_path / "digits.gz"
     path.write_bytes(gz(b"\x00\x00\x08\x01"))

@@ -1,19 +1,35 @@
 """The four MNIST files: what each must contain, and reading + verifying one.
 
-Every file is checked before its data is used, wherever it came from: it must
-decompress, start with the right IDX header, hold the right number of items,
-and its decompressed bytes must have the published size and SHA-256 checksum
-(the table ``EXPECTED``).
+A file is checked step by step, and each step can really fail:
+
+1. it must decompress as gzip (a truncated or damaged download fails here),
+   and at most the expected size + 1 bytes are decompressed, so a wrong,
+   huge file cannot fill the memory;
+2. its IDX header must say the right kind and count. The checksum below
+   would catch these too, but "this is not an MNIST labels file" or
+   "expected 60000 images but the header says 10000" says far more than a
+   checksum mismatch;
+3. it must have the published number of decompressed bytes;
+4. the SHA-256 of the decompressed bytes must match the table ``EXPECTED``.
+
+Nothing is checked after the checksum: once it matches, the bytes *are* the
+published file, so its shape (N, 28, 28) and its labels 0-9 are known, and a
+check of them could never fail. The bytes are then turned into an array by
+``mnist.parse_idx`` from the ``mnist`` package.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import os
+import struct
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
+import mnist
 import numpy as np
 
 from .errors import MNISTDataError, MNISTVerificationError
@@ -61,7 +77,7 @@ EXPECTED: dict[str, dict] = {
 #: IDX magic numbers: two zero bytes, data type 0x08 (unsigned byte), number of dimensions.
 MAGIC = {"images": 0x00000803, "labels": 0x00000801}
 
-IMAGE_SIDE = 28
+IMAGE_SIDE = 28  # images are IMAGE_SIDE x IMAGE_SIDE pixels
 
 #: What to do when the full dataset cannot be had (ends every such error message).
 WHAT_TO_DO = (
@@ -71,73 +87,50 @@ WHAT_TO_DO = (
 )
 
 
-def _decompress(path: Path, limit: int) -> bytes:
-    """Return the decompressed bytes of the gzip file ``path``.
+def _decompress(file: BinaryIO, limit: int, where: str) -> bytes:
+    """Return the decompressed bytes of the gzip stream ``file``.
 
     Reads at most ``limit + 1`` bytes so a wrong (e.g. huge) file cannot fill
     the memory; one byte more than expected is enough to report "too big".
     """
     try:
-        with gzip.open(path, "rb") as fh:
-            return fh.read(limit + 1)
-    except FileNotFoundError:
-        raise
+        with gzip.GzipFile(fileobj=file, mode="rb") as unzipped:
+            return unzipped.read(limit + 1)
     except (OSError, EOFError, zlib.error) as exc:
         # gzip.BadGzipFile is an OSError; a truncated file raises EOFError;
         # flipped bytes usually give zlib.error or a CRC error (OSError).
         raise MNISTVerificationError(
-            f"{path}: expected a complete gzip-compressed IDX file but it could not be "
+            f"{where}: expected a complete gzip-compressed IDX file but it could not be "
             f"decompressed ({type(exc).__name__}: {exc}). The file is damaged or "
             "incomplete (an interrupted download?)."
         ) from None
 
 
-def _parse_and_check(path: Path, raw: bytes, expected: dict) -> np.ndarray:
-    """Check the decompressed bytes ``raw`` of ``path`` against ``expected``
-    (one entry of ``EXPECTED``) and return them as a uint8 array:
-    ``(count, 28, 28)`` for images, ``(count,)`` for labels."""
-    kind, count = expected["kind"], expected["count"]
-    ndim = 3 if kind == "images" else 1
-    want_dims = (count, IMAGE_SIDE, IMAGE_SIDE) if kind == "images" else (count,)
-    where = f"{path} (decompressed)"
-
-    if len(raw) < 4:
+def _check(raw: bytes, expected: dict, where: str) -> None:
+    """Check the decompressed bytes ``raw`` against ``expected`` (one entry of
+    ``EXPECTED``); raise ``MNISTVerificationError`` at the first difference."""
+    kind, count, size = expected["kind"], expected["count"], expected["size"]
+    where = f"{where} (decompressed)"
+    if len(raw) < 8:
         raise MNISTVerificationError(
-            f"{where}: expected an IDX header but the file holds only {len(raw)} bytes."
+            f"{where}: expected an 8-byte IDX header but the file holds only {len(raw)} "
+            "bytes (the file is cut short)."
         )
-    magic = int.from_bytes(raw[:4], "big")
+    magic, header_count = struct.unpack(">II", raw[:8])  # two big-endian 32-bit integers
     if magic != MAGIC[kind]:
         raise MNISTVerificationError(
             f"{where}: expected IDX magic number 0x{MAGIC[kind]:08x} ({kind}) but found "
             f"0x{magic:08x}. This is not an MNIST {kind} file."
         )
-    header_size = 4 + 4 * ndim
-    if len(raw) < header_size:
+    if header_count != count:
         raise MNISTVerificationError(
-            f"{where}: expected a {header_size}-byte IDX header but the file holds only "
-            f"{len(raw)} bytes."
+            f"{where}: expected {count} {kind} but the header says {header_count}."
         )
-    dims = tuple(
-        int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
-    )
-    if dims[0] != count:
+    if len(raw) != size:
+        found = "more" if len(raw) > size else len(raw)
         raise MNISTVerificationError(
-            f"{where}: expected {count} {kind} but the header says {dims[0]}."
-        )
-    if dims != want_dims:
-        raise MNISTVerificationError(
-            f"{where}: expected dimensions {want_dims} but the header says {dims}."
-        )
-    n_items = int(np.prod(dims))
-    if len(raw) - header_size != n_items:
-        raise MNISTVerificationError(
-            f"{where}: expected {n_items} data bytes after the header but found "
-            f"{'more' if len(raw) - header_size > n_items else len(raw) - header_size} "
+            f"{where}: expected {size} bytes but found {found} "
             "(the file is cut short or has extra data)."
-        )
-    if len(raw) != expected["size"]:
-        raise MNISTVerificationError(
-            f"{where}: expected {expected['size']} bytes but found {len(raw)}."
         )
     digest = hashlib.sha256(raw).hexdigest()
     if digest != expected["sha256"]:
@@ -145,10 +138,24 @@ def _parse_and_check(path: Path, raw: bytes, expected: dict) -> np.ndarray:
             f"{where}: expected SHA-256 {expected['sha256']} but found {digest}. "
             "The file is damaged or is not the original MNIST file."
         )
-    data = np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(dims)
-    if kind == "labels" and n_items and data.max() > 9:  # cannot happen if the checksum matched
-        raise MNISTVerificationError(f"{where}: expected labels 0-9 but found {data.max()}.")
-    return data.copy()  # a writable array that does not keep `raw` alive
+
+
+def read_idx_gz(file: BinaryIO, name: str, where: str) -> np.ndarray:
+    """Decompress the gzip stream ``file``, check that it is the MNIST file
+    ``name`` (a key of ``EXPECTED``) and return its contents.
+
+    ``where`` names the file in error messages (a path or a URL).
+
+    Returns:
+        ``(count, 28, 28)`` uint8 images or ``(count,)`` uint8 labels.
+
+    Raises:
+        MNISTVerificationError: the contents are not the expected file.
+    """
+    expected = EXPECTED[name]
+    raw = _decompress(file, expected["size"], where)
+    _check(raw, expected, where)
+    return mnist.parse_idx(io.BytesIO(raw))
 
 
 def read_idx_file(path: str | os.PathLike, name: str | None = None) -> np.ndarray:
@@ -168,11 +175,7 @@ def read_idx_file(path: str | os.PathLike, name: str | None = None) -> np.ndarra
     """
     path = Path(path)
     name = name or path.name
-    try:
-        expected = EXPECTED[name]
-    except KeyError:
-        raise MNISTDataError(
-            f"{path}: expected one of the MNIST files {', '.join(EXPECTED)}."
-        ) from None
-    raw = _decompress(path, expected["size"])
-    return _parse_and_check(path, raw, expected)
+    if name not in EXPECTED:
+        raise MNISTDataError(f"{path}: expected one of the MNIST files {', '.join(EXPECTED)}.")
+    with open(path, "rb") as file:
+        return read_idx_gz(file, name, str(path))
