@@ -9,10 +9,14 @@ table and the shipped subset; those tests are skipped otherwise.
 
 from __future__ import annotations
 
+import builtins
+import contextlib
+import errno
 import os
 import socket
 import time
 from pathlib import Path
+from typing import Iterator
 
 import mnist
 import numpy as np
@@ -441,6 +445,66 @@ def test_corrupt_file_in_mnist_dir_is_reported_not_deleted(monkeypatch, user_dir
     message = str(info.value)
     assert "MNIST_DIR" in message and name in message and "magic" in message
     assert (user_dir / name).read_bytes() == bad
+
+
+@pytest.fixture(params=["MNIST_DIR", "cache"])
+def data_folder(request, monkeypatch, user_dir, synthetic, cache) -> Path:
+    """A folder holding the four good synthetic files, used by load_full either
+    as MNIST_DIR or as the download cache (one test run for each)."""
+    if request.param == "MNIST_DIR":
+        monkeypatch.setenv("MNIST_DIR", str(user_dir))
+        return user_dir
+    cache.mkdir()
+    for name, f in synthetic.items():
+        (cache / name).write_bytes(f["gz"])
+    return cache
+
+
+@contextlib.contextmanager
+def unreadable(path: Path) -> Iterator[None]:
+    """Make ``path`` unreadable while the block runs: chmod 000, or, as root (who
+    can read anything), an ``open`` that refuses that one path as the system would."""
+    if os.geteuid() != 0:
+        os.chmod(path, 0)
+        try:
+            yield
+        finally:
+            os.chmod(path, 0o644)
+        return
+    real_open = builtins.open
+
+    def refusing_open(file, *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)) and os.fspath(file) == str(path):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_open(file, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(builtins, "open", refusing_open)
+        yield
+
+
+def test_directory_instead_of_a_data_file(data_folder, synthetic, cache, server):
+    name = "train-labels-idx1-ubyte.gz"
+    (data_folder / name).unlink()
+    (data_folder / name).mkdir()
+    url = publish(server, "m1", good_gz(synthetic))
+    with pytest.raises(MNISTDataError) as info:
+        data.load_full(cache_dir=cache, mirrors=[url], timeout=5)
+    assert f"{data_folder / name} is a directory, not a file" in str(info.value)
+    assert "damaged" not in str(info.value)
+    assert (data_folder / name).is_dir()  # left alone
+    assert server.requests == []
+
+
+def test_unreadable_data_file(data_folder, synthetic, cache, server):
+    name = "t10k-images-idx3-ubyte.gz"
+    url = publish(server, "m1", good_gz(synthetic))
+    with unreadable(data_folder / name), pytest.raises(MNISTDataError) as info:
+        data.load_full(cache_dir=cache, mirrors=[url], timeout=5)
+    assert f"{data_folder / name} cannot be read: permission denied" in str(info.value)
+    assert "damaged" not in str(info.value)
+    assert (data_folder / name).read_bytes() == synthetic[name]["gz"]  # not deleted
+    assert server.requests == []
 
 
 # ---------------------------------------------------------------------------

@@ -171,11 +171,30 @@ def read_idx_file(path: str | os.PathLike, name: str | None = None) -> np.ndarra
 
     Raises:
         MNISTVerificationError: the file is damaged or is not the expected one.
-        FileNotFoundError: the file does not exist.
+        MNISTDataError: ``path`` is a directory, or the file cannot be read
+            (e.g. permission denied).
+        FileNotFoundError, NotADirectoryError: the file does not exist (the
+            second when a folder on its path is in fact a file).
     """
     path = Path(path)
     name = name or path.name
     if name not in EXPECTED:
         raise MNISTDataError(f"{path}: expected one of the MNIST files {', '.join(EXPECTED)}.")
-    with open(path, "rb") as file:
+    if path.is_dir():
+        raise MNISTDataError(
+            f"{path} is a directory, not a file: expected the MNIST file {name} there. "
+            "Move that directory away (or delete it), then try again."
+        )
+    try:
+        file = open(path, "rb")
+    except (FileNotFoundError, NotADirectoryError):
+        raise  # no such file: the caller knows what that means where it looked
+    except PermissionError:
+        raise MNISTDataError(
+            f"{path} cannot be read: permission denied. Make it readable "
+            f"(e.g. chmod u+r {path}), or replace it with a copy you can read."
+        ) from None
+    except OSError as exc:
+        raise MNISTDataError(f"{path} cannot be read: {exc.strerror or exc}.") from None
+    with file:
         return read_idx_gz(file, name, str(path))

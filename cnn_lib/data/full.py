@@ -94,7 +94,7 @@ def load_full(
             path = folder / name
             try:
                 arrays.append(read_idx_file(path, name))
-            except FileNotFoundError:
+            except (FileNotFoundError, NotADirectoryError):
                 raise MNISTDataError(
                     f"{path}: {given_by} points to {folder}, which should hold {name}, "
                     f"but the file is not there. Put the four MNIST .gz files "
@@ -115,20 +115,21 @@ def load_full(
     for name in FILENAMES:
         path = cache / name
         data = None
-        if path.is_file():
+        try:
+            data = read_idx_file(path, name)
+        except (FileNotFoundError, NotADirectoryError):
+            pass  # not downloaded yet
+        except MNISTVerificationError as exc:  # a directory or an unreadable file is left alone
+            message = f"Deleting a damaged file from the MNIST cache and downloading it again: {exc}"
+            log.warning(message)
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
             try:
-                data = read_idx_file(path, name)
-            except MNISTVerificationError as exc:
-                message = f"Deleting a damaged file from the MNIST cache and downloading it again: {exc}"
-                log.warning(message)
-                warnings.warn(message, RuntimeWarning, stacklevel=2)
-                try:
-                    path.unlink(missing_ok=True)
-                except OSError as unlink_exc:
-                    raise MNISTDataError(
-                        f"{path}: this cached file is damaged and could not be deleted "
-                        f"({unlink_exc}); delete it by hand and try again."
-                    ) from exc
+                path.unlink(missing_ok=True)
+            except OSError as unlink_exc:
+                raise MNISTDataError(
+                    f"{path}: this cached file is damaged and could not be deleted "
+                    f"({unlink_exc}); delete it by hand and try again."
+                ) from exc
         if data is None:
             data = download(name, cache, mirrors, timeout)
         arrays.append(data)
