@@ -337,6 +337,58 @@ def test_missing_file_on_all_mirrors(server, synthetic, cache):
     assert cache_listing(cache) == ["train-images-idx3-ubyte.gz"]
 
 
+# Every way a mirror can fail: (how to make it fail, phrase in the error message).
+MIRROR_FAILURES = {
+    "HTTP 500": ("status 500", "HTTP 500"),
+    "connection refused": ("refused", "connection refused"),
+    "invalid URL": ("invalid", "not a URL"),
+    "transfer cut mid-chunk": ("cut-chunked", "cut short"),
+    "transfer cut before Content-Length": ("cut-length", "cut short (4900 more bytes"),
+    "answer is not HTTP": ("not-http", "not HTTP (it starts with 'SSH-2.0"),
+    "closed without an answer": ("close", "closed the connection without answering"),
+    "answer far too big": ("huge", "too big to be this file"),
+}
+
+
+def bad_mirror(server: LocalFileServer, how: str) -> str:
+    """The base URL of a mirror that fails in the way ``how``."""
+    if how == "refused":
+        return closed_port_url()
+    if how == "invalid":
+        return "not-a-url/"
+    if how.startswith("status "):
+        server.forced_status["/bad/"] = int(how.split()[1])
+    else:
+        server.misbehave["/bad/"] = how
+    return server.url("bad")
+
+
+@pytest.mark.parametrize("case", list(MIRROR_FAILURES))
+def test_any_mirror_failure_falls_through_to_the_next_mirror(server, synthetic, cache, case):
+    how, phrase = MIRROR_FAILURES[case]
+    bad = bad_mirror(server, how)
+    with pytest.raises(MNISTDownloadError) as info:
+        data.load_full(cache_dir=cache, mirrors=[bad], timeout=5)
+    assert f"{bad}train-images-idx3-ubyte.gz: " in str(info.value)
+    assert phrase in str(info.value)
+    assert cache_listing(cache) == []  # no temporary file left behind
+
+    good = publish(server, "good", good_gz(synthetic))
+    result = data.load_full(cache_dir=cache, mirrors=[bad, good], timeout=5)
+    assert_arrays_equal(result, synthetic)
+    assert cache_listing(cache) == sorted(FILENAMES)
+
+
+def test_download_changes_nothing_process_wide(server, synthetic, cache, monkeypatch):
+    """No socket.setdefaulttimeout (not even during the download) and no patching
+    of the mnist package's globals."""
+    url = publish(server, "m1", good_gz(synthetic))
+    before = mnist.datasets_url
+    data.load_full(cache_dir=cache, mirrors=[url], timeout=5)
+    assert server.default_timeouts == [None] * 4
+    assert mnist.datasets_url == before
+
+
 def test_connection_refused_fails_fast(synthetic, cache):
     url = closed_port_url()
     start = time.monotonic()

@@ -1,21 +1,36 @@
-"""Downloading one MNIST file from the mirrors into the cache."""
+"""Downloading one MNIST file from the mirrors into the cache.
+
+For each mirror in turn: ask for the file with ``urllib.request`` (waiting at
+most ``timeout`` seconds to connect and for each read), copy the answer chunk
+by chunk into a temporary file in the cache (``atomic_write``), check it
+(``read_idx_gz``), and only then give it its real name. A failed or
+interrupted download never leaves a bad file where a good one is expected.
+
+Whatever goes wrong with one mirror (an HTTP error, a refused or cut
+connection, a timeout, an answer that is not HTTP, an invalid URL, a bad
+file), the next mirror is tried. Only Ctrl-C and the like stop at once.
+
+Nothing here changes the state of the whole process: there is no
+``socket.setdefaulttimeout`` and no patching of other modules.
+"""
 
 from __future__ import annotations
 
-import contextlib
+import http.client
+import io
 import logging
 import os
-import shutil
 import socket
-import tempfile
 import urllib.error
+import urllib.request
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import BinaryIO, Sequence
 
 import numpy as np
 
+from ..atomic_write import atomic_write
 from .errors import MNISTDownloadError, MNISTVerificationError
-from .files import WHAT_TO_DO, read_idx_file
+from .files import EXPECTED, WHAT_TO_DO, read_idx_gz
 
 log = logging.getLogger(__name__)
 
@@ -26,97 +41,121 @@ MIRRORS: tuple[str, ...] = (
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
 
-
-@contextlib.contextmanager
-def _socket_timeout(seconds: float | None) -> Iterator[None]:
-    """Temporarily give every new network connection a timeout of ``seconds``
-    (``mnist.download_file`` has no timeout parameter of its own).
-
-    The default timeout is process-wide, so it is restored right after the download.
-    """
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(seconds)
-    try:
-        yield
-    finally:
-        socket.setdefaulttimeout(previous)
+CHUNK_SIZE = 64 * 1024  # bytes read from the network at a time
 
 
-def _describe_network_error(exc: BaseException, timeout: float | None) -> str:
-    """A short plain-language description of a failed download."""
+class _MirrorFailed(Exception):
+    """This mirror's answer is unusable; the message says why."""
+
+
+def _max_download_size(name: str) -> int:
+    """An upper bound for the .gz file: compression never makes MNIST much
+    bigger than its decompressed size, so anything larger is not the file."""
+    size = EXPECTED[name]["size"]
+    return size + size // 100 + 64 * 1024
+
+
+def _copy_answer(response: http.client.HTTPResponse, file: BinaryIO, limit: int) -> bytes:
+    """Copy the body of ``response`` into ``file`` chunk by chunk and return
+    all of it (at most ``limit`` bytes, a few MB for MNIST), so it can be
+    checked before the file gets its real name."""
+    received = bytearray()
+    while True:
+        chunk = response.read1(CHUNK_SIZE)  # whatever has arrived, up to CHUNK_SIZE bytes
+        if not chunk:
+            break
+        received += chunk
+        if len(received) > limit:
+            raise _MirrorFailed(f"the answer is larger than {limit} bytes, too big to be this file")
+        file.write(chunk)
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and len(received) < int(declared):
+        # The server promised more than it sent before closing the connection.
+        raise http.client.IncompleteRead(bytes(received), int(declared) - len(received))
+    return bytes(received)
+
+
+def _fetch(url: str, name: str, target: Path, timeout: float | None) -> np.ndarray:
+    """Download ``url`` to ``target`` through a temporary file; return its verified data."""
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        with atomic_write(target) as file:
+            received = _copy_answer(response, file, _max_download_size(name))
+            # Checked before the ``with`` block ends: if the file is bad, the
+            # exception makes atomic_write delete the temporary file.
+            return read_idx_gz(io.BytesIO(received), name, url)
+
+
+def _describe(exc: BaseException, timeout: float | None) -> str:
+    """A short plain-language description of why a mirror failed."""
+    if isinstance(exc, MNISTVerificationError):
+        return f"downloaded, but the file is bad: {exc}"
+    if isinstance(exc, _MirrorFailed):
+        return str(exc)
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP {exc.code} {exc.reason}"
-    if isinstance(exc, urllib.error.ContentTooShortError):
-        return "the download was cut short"
-    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-    if isinstance(reason, (TimeoutError, socket.timeout)):
+    if isinstance(exc, urllib.error.URLError):
+        exc = exc.reason if isinstance(exc.reason, BaseException) else exc
+    if isinstance(exc, TimeoutError):
         return f"no answer within {timeout} s (timed out)"
-    if isinstance(reason, ConnectionRefusedError):
+    if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
-    if isinstance(reason, socket.gaierror):
-        return f"host name not found ({reason}); are you offline?"
-    return f"{type(reason).__name__}: {reason}"
+    if isinstance(exc, socket.gaierror):
+        return f"host name not found ({exc}); are you offline?"
+    if isinstance(exc, http.client.RemoteDisconnected):
+        return "the server closed the connection without answering"
+    if isinstance(exc, http.client.BadStatusLine):
+        return f"the answer is not HTTP (it starts with {str(exc.line).strip()[:40]!r})"
+    if isinstance(exc, http.client.IncompleteRead):
+        missing = f" ({exc.expected} more bytes were expected)" if exc.expected else ""
+        return f"the transfer was cut short{missing}"
+    if isinstance(exc, ValueError):
+        return f"not a URL that can be downloaded ({exc})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _prepare_cache(cache: Path, name: str) -> None:
+    """Create the cache folder if needed and make sure it can be written to."""
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        problem = None if os.access(cache, os.W_OK) else "permission denied"
+    except OSError as exc:
+        problem = str(exc)
+    if problem:
+        raise MNISTDownloadError(
+            f"{cache}: expected a writable cache folder for {name} but it cannot be "
+            f"written to ({problem}); set CNN_FROM_SCRATCH_CACHE to a writable folder, "
+            f"or {WHAT_TO_DO}."
+        )
 
 
 def download(name: str, cache: Path, mirrors: Sequence[str], timeout: float | None) -> np.ndarray:
-    """Download ``name`` into ``cache`` and return its verified data.
+    """Download the MNIST file ``name`` into the folder ``cache`` and return its data.
 
-    Each mirror is tried in turn. The file is downloaded into a fresh temporary
-    folder inside ``cache``, verified there, and only then moved to
-    ``cache/name`` (``os.replace``, which is atomic), so a failed or interrupted
-    download never leaves a bad file where a good one is expected.
+    Args:
+        name: one of ``FILENAMES``.
+        cache: the folder it is saved in, as ``cache / name``.
+        mirrors: base URLs, tried in order until one gives a good file.
+        timeout: seconds to wait for a connection or for each read (None: forever).
+
+    Returns:
+        The verified data: ``(N, 28, 28)`` uint8 images or ``(N,)`` uint8 labels.
+
+    Raises:
+        MNISTDownloadError: every mirror failed (the message lists why), or the
+            cache cannot be written to.
     """
-    try:
-        import mnist  # the PyPI package "mnist", used for the actual download
-    except ImportError:
-        raise MNISTDownloadError(
-            f"{name}: downloading needs the 'mnist' package (pip install mnist); "
-            f"alternatively {WHAT_TO_DO}."
-        ) from None
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise MNISTDownloadError(
-            f"{cache}: expected a writable cache folder for {name} but it could not be "
-            f"created ({exc}); set CNN_FROM_SCRATCH_CACHE to a writable folder, "
-            f"or {WHAT_TO_DO}."
-        ) from None
-
+    _prepare_cache(cache, name)
     failures: list[str] = []
-    saved_url = mnist.datasets_url
-    try:
-        for mirror in mirrors:
-            base = mirror if mirror.endswith("/") else mirror + "/"
-            url = base + name
-            try:
-                tmp_dir = Path(tempfile.mkdtemp(prefix=".download-", dir=cache))
-            except OSError as exc:
-                raise MNISTDownloadError(
-                    f"{cache}: expected a writable cache folder for {name} but could not "
-                    f"write to it ({exc}); set CNN_FROM_SCRATCH_CACHE to a writable folder, "
-                    f"or {WHAT_TO_DO}."
-                ) from None
-            try:
-                log.info("Downloading %s", url)
-                mnist.datasets_url = base
-                try:
-                    with _socket_timeout(timeout):
-                        tmp_file = Path(mnist.download_file(name, target_dir=str(tmp_dir)))
-                except (OSError, ValueError) as exc:  # URLError, HTTPError, timeouts are OSErrors
-                    failures.append(f"  {url}: {_describe_network_error(exc, timeout)}")
-                    continue
-                try:
-                    data = read_idx_file(tmp_file, name)
-                except MNISTVerificationError as exc:
-                    failures.append(f"  {url}: downloaded, but the file is bad: {exc}")
-                    continue
-                os.replace(tmp_file, cache / name)
-                log.info("Saved %s", cache / name)
-                return data
-            finally:
-                shutil.rmtree(tmp_dir, ignore_errors=True)
-    finally:
-        mnist.datasets_url = saved_url
+    for mirror in mirrors:
+        url = (mirror if mirror.endswith("/") else mirror + "/") + name
+        log.info("Downloading %s", url)
+        try:
+            data = _fetch(url, name, cache / name, timeout)
+        except Exception as exc:  # anything wrong with this mirror: try the next one
+            failures.append(f"  {url}: {_describe(exc, timeout)}")
+            continue
+        log.info("Saved %s", cache / name)
+        return data
 
     raise MNISTDownloadError(
         f"{cache / name}: expected to download {name} but every mirror failed:\n"
