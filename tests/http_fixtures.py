@@ -17,6 +17,7 @@ import hashlib
 import http.server
 import socket
 import threading
+import time
 from functools import partial
 from pathlib import Path
 
@@ -74,6 +75,16 @@ def _huge(handler: _QuietHandler) -> None:
             handler.wfile.write(block)
 
 
+def _trickle(handler: _QuietHandler) -> None:
+    """Promise 100,000 bytes, then send 10 bytes every 0.05 s (for 10 s at most)."""
+    handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+    with contextlib.suppress(OSError):  # the client hangs up
+        for _ in range(200):
+            handler.wfile.write(b"x" * 10)
+            handler.wfile.flush()
+            time.sleep(0.05)
+
+
 #: Broken answers for ``server.misbehave``, by name.
 MISBEHAVIOURS = {
     "cut-chunked": _cut_chunked,
@@ -81,6 +92,7 @@ MISBEHAVIOURS = {
     "not-http": _not_http,
     "close": _close,
     "huge": _huge,
+    "trickle": _trickle,
 }
 
 

@@ -379,6 +379,28 @@ def test_any_mirror_failure_falls_through_to_the_next_mirror(server, synthetic, 
     assert cache_listing(cache) == sorted(FILENAMES)
 
 
+def test_trickling_mirror_is_abandoned_at_the_deadline(server, synthetic, cache):
+    name = "train-images-idx3-ubyte.gz"
+    slow = publish(server, "slow", good_gz(synthetic))
+    server.misbehave[f"/slow/{name}"] = "trickle"  # 200 bytes/s; the other files come at once
+    good = publish(server, "good", good_gz(synthetic))
+
+    start = time.monotonic()
+    with pytest.raises(MNISTDownloadError) as info:
+        data.load_full(cache_dir=cache, mirrors=[slow], timeout=5, deadline=0.5)
+    assert time.monotonic() - start < 2
+    assert f"{slow}{name}: gave up after 0.5 s, too slow" in str(info.value)
+    assert "deadline=" in str(info.value)  # says how to allow more time
+    assert cache_listing(cache) == []
+
+    start = time.monotonic()
+    result = data.load_full(cache_dir=cache, mirrors=[slow, good], timeout=5, deadline=0.5)
+    assert time.monotonic() - start < 2
+    assert_arrays_equal(result, synthetic)
+    assert server.requests.count(f"/slow/{name}") == 2
+    assert f"/good/{name}" in server.requests
+
+
 def test_download_changes_nothing_process_wide(server, synthetic, cache, monkeypatch):
     """No socket.setdefaulttimeout (not even during the download) and no patching
     of the mnist package's globals."""

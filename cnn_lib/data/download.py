@@ -6,6 +6,10 @@ by chunk into a temporary file in the cache (``atomic_write``), check it
 (``read_idx_gz``), and only then give it its real name. A failed or
 interrupted download never leaves a bad file where a good one is expected.
 
+A mirror that keeps sending a few bytes now and then never times out, so each
+file also has a ``deadline``: if it has not fully arrived that many seconds
+after the request, the mirror is abandoned.
+
 Whatever goes wrong with one mirror (an HTTP error, a refused or cut
 connection, a timeout, an answer that is not HTTP, an invalid URL, a bad
 file), the next mirror is tried. Only Ctrl-C and the like stop at once.
@@ -21,6 +25,7 @@ import io
 import logging
 import os
 import socket
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -48,6 +53,14 @@ class _MirrorFailed(Exception):
     """This mirror's answer is unusable; the message says why."""
 
 
+class _TooSlow(Exception):
+    """The file did not arrive before its deadline."""
+
+    def __init__(self, received: int) -> None:
+        super().__init__(f"{received} bytes arrived before the deadline")
+        self.received = received
+
+
 def _max_download_size(name: str) -> int:
     """An upper bound for the .gz file: compression never makes MNIST much
     bigger than its decompressed size, so anything larger is not the file."""
@@ -55,10 +68,15 @@ def _max_download_size(name: str) -> int:
     return size + size // 100 + 64 * 1024
 
 
-def _copy_answer(response: http.client.HTTPResponse, file: BinaryIO, limit: int) -> bytes:
+def _copy_answer(
+    response: http.client.HTTPResponse, file: BinaryIO, limit: int, give_up_at: float | None
+) -> bytes:
     """Copy the body of ``response`` into ``file`` chunk by chunk and return
     all of it (at most ``limit`` bytes, a few MB for MNIST), so it can be
-    checked before the file gets its real name."""
+    checked before the file gets its real name.
+
+    ``give_up_at`` is a ``time.monotonic()`` time (None: no deadline); it is
+    checked each time data arrives."""
     received = bytearray()
     while True:
         chunk = response.read1(CHUNK_SIZE)  # whatever has arrived, up to CHUNK_SIZE bytes
@@ -67,6 +85,8 @@ def _copy_answer(response: http.client.HTTPResponse, file: BinaryIO, limit: int)
         received += chunk
         if len(received) > limit:
             raise _MirrorFailed(f"the answer is larger than {limit} bytes, too big to be this file")
+        if give_up_at is not None and time.monotonic() > give_up_at:
+            raise _TooSlow(len(received))
         file.write(chunk)
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and len(received) < int(declared):
@@ -75,20 +95,28 @@ def _copy_answer(response: http.client.HTTPResponse, file: BinaryIO, limit: int)
     return bytes(received)
 
 
-def _fetch(url: str, name: str, target: Path, timeout: float | None) -> np.ndarray:
+def _fetch(
+    url: str, name: str, target: Path, timeout: float | None, deadline: float | None
+) -> np.ndarray:
     """Download ``url`` to ``target`` through a temporary file; return its verified data."""
+    give_up_at = None if deadline is None else time.monotonic() + deadline
     with urllib.request.urlopen(url, timeout=timeout) as response:
         with atomic_write(target) as file:
-            received = _copy_answer(response, file, _max_download_size(name))
+            received = _copy_answer(response, file, _max_download_size(name), give_up_at)
             # Checked before the ``with`` block ends: if the file is bad, the
             # exception makes atomic_write delete the temporary file.
             return read_idx_gz(io.BytesIO(received), name, url)
 
 
-def _describe(exc: BaseException, timeout: float | None) -> str:
+def _describe(exc: BaseException, timeout: float | None, deadline: float | None) -> str:
     """A short plain-language description of why a mirror failed."""
     if isinstance(exc, MNISTVerificationError):
         return f"downloaded, but the file is bad: {exc}"
+    if isinstance(exc, _TooSlow):
+        return (
+            f"gave up after {deadline} s, too slow: only {exc.received} bytes had arrived "
+            "(on a slow connection, allow more time with load_full(deadline=...))"
+        )
     if isinstance(exc, _MirrorFailed):
         return str(exc)
     if isinstance(exc, urllib.error.HTTPError):
@@ -128,7 +156,9 @@ def _prepare_cache(cache: Path, name: str) -> None:
         )
 
 
-def download(name: str, cache: Path, mirrors: Sequence[str], timeout: float | None) -> np.ndarray:
+def download(
+    name: str, cache: Path, mirrors: Sequence[str], timeout: float | None, deadline: float | None
+) -> np.ndarray:
     """Download the MNIST file ``name`` into the folder ``cache`` and return its data.
 
     Args:
@@ -136,6 +166,9 @@ def download(name: str, cache: Path, mirrors: Sequence[str], timeout: float | No
         cache: the folder it is saved in, as ``cache / name``.
         mirrors: base URLs, tried in order until one gives a good file.
         timeout: seconds to wait for a connection or for each read (None: forever).
+        deadline: seconds one mirror may take for the whole file (None: no limit).
+            It is checked whenever data arrives, so a read that stalls can add
+            up to ``timeout`` seconds.
 
     Returns:
         The verified data: ``(N, 28, 28)`` uint8 images or ``(N,)`` uint8 labels.
@@ -150,9 +183,9 @@ def download(name: str, cache: Path, mirrors: Sequence[str], timeout: float | No
         url = (mirror if mirror.endswith("/") else mirror + "/") + name
         log.info("Downloading %s", url)
         try:
-            data = _fetch(url, name, cache / name, timeout)
+            data = _fetch(url, name, cache / name, timeout, deadline)
         except Exception as exc:  # anything wrong with this mirror: try the next one
-            failures.append(f"  {url}: {_describe(exc, timeout)}")
+            failures.append(f"  {url}: {_describe(exc, timeout, deadline)}")
             continue
         log.info("Saved %s", cache / name)
         return data

@@ -66,6 +66,7 @@ def load_full(
     cache_dir: str | os.PathLike | None = None,
     mirrors: Sequence[str] | None = None,
     timeout: float | None = 30,
+    deadline: float | None = 300,
 ) -> Arrays:
     """Load the full MNIST dataset, downloading it into the cache if needed.
 
@@ -76,7 +77,12 @@ def load_full(
         cache_dir: where downloaded files are kept; defaults to
             ``default_cache_dir()``.
         mirrors: base URLs to download from, tried in order; defaults to ``MIRRORS``.
-        timeout: seconds to wait for the network before giving up on a mirror.
+        timeout: seconds to wait for a connection, or for the next piece of a
+            file, before giving up on a mirror (None: wait forever).
+        deadline: seconds one mirror may take to send a whole file before it
+            is abandoned, so a mirror that trickles a few bytes at a time
+            cannot hold things up for ever (None: no limit). The largest file
+            is about 10 MB: raise this on a very slow connection.
 
     Returns:
         ``(train_images, train_labels, test_images, test_labels)``: images
@@ -131,7 +137,7 @@ def load_full(
                     f"({unlink_exc}); delete it by hand and try again."
                 ) from exc
         if data is None:
-            data = download(name, cache, mirrors, timeout)
+            data = download(name, cache, mirrors, timeout, deadline)
         arrays.append(data)
     return tuple(arrays)  # type: ignore[return-value]
 
