@@ -13,7 +13,11 @@ import builtins
 import contextlib
 import errno
 import os
+import signal
 import socket
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -431,6 +435,77 @@ def test_silent_server_times_out(synthetic, cache):
             data.load_full(cache_dir=cache, mirrors=[url], timeout=0.3)
         assert time.monotonic() - start < 3
     assert socket.getdefaulttimeout() is None
+    assert cache_listing(cache) == []
+
+
+def test_stale_temporaries_are_removed_when_a_download_starts(server, synthetic, cache):
+    """Leftovers of killed downloads (atomic_write's .part files, the .download-*
+    folders of earlier versions) go once they are old; fresh ones, which may
+    belong to a download running in another process, and other files stay."""
+    cache.mkdir()
+    old_part = cache / "train-images-idx3-ubyte.gz.k2j3h4.part"
+    old_folder = cache / ".download-abc123"
+    fresh_part = cache / "t10k-images-idx3-ubyte.gz.x9y8z7.part"
+    not_ours = cache / "notes.part"
+    for path in (old_part, fresh_part, not_ours):
+        path.write_bytes(b"half a file")
+    old_folder.mkdir()
+    (old_folder / "train-images-idx3-ubyte.gz").write_bytes(b"half a file")
+    an_hour_ago = time.time() - 3600
+    for path in (old_part, old_folder / "train-images-idx3-ubyte.gz", old_folder, not_ours):
+        os.utime(path, (an_hour_ago, an_hour_ago))
+
+    url = publish(server, "m1", good_gz(synthetic))
+    assert_arrays_equal(data.load_full(cache_dir=cache, mirrors=[url], timeout=5), synthetic)
+    assert cache_listing(cache) == sorted([*FILENAMES, fresh_part.name, not_ours.name])
+
+
+KILLED_DOWNLOAD = """
+import sys
+from cnn_lib import data
+data.load_full(cache_dir=sys.argv[1], mirrors=[sys.argv[2]], timeout=5, deadline=30)
+"""
+
+
+def test_sigterm_during_a_download_leaves_no_temporary(server, synthetic, cache):
+    """A separate Python process downloads from a trickling mirror; once its
+    temporary file exists it gets SIGTERM and must delete it before exiting."""
+    slow = publish(server, "slow", good_gz(synthetic))
+    server.misbehave["/slow/"] = "trickle"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_DOWNLOAD, str(cache), slow],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        give_up = time.monotonic() + 20
+        while not cache_listing(cache) and child.poll() is None and time.monotonic() < give_up:
+            time.sleep(0.02)
+        assert cache_listing(cache), "the download never started"
+        child.send_signal(signal.SIGTERM)
+        _, stderr = child.communicate(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode != 0
+    assert b"Terminated" in stderr
+    assert cache_listing(cache) == []
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs signal.pthread_kill")
+def test_ctrl_c_stops_the_download_at_once_and_leaves_no_temporary(server, synthetic, cache):
+    slow = publish(server, "slow", good_gz(synthetic))
+    server.misbehave["/slow/"] = "trickle"
+    good = publish(server, "good", good_gz(synthetic))
+    ctrl_c = threading.Timer(0.3, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
+    ctrl_c.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            data.load_full(cache_dir=cache, mirrors=[slow, good], timeout=5, deadline=30)
+    finally:
+        ctrl_c.cancel()
+    assert not any(path.startswith("/good/") for path in server.requests)  # no next mirror
     assert cache_listing(cache) == []
 
 

@@ -10,6 +10,10 @@ A mirror that keeps sending a few bytes now and then never times out, so each
 file also has a ``deadline``: if it has not fully arrived that many seconds
 after the request, the mirror is abandoned.
 
+``atomic_write`` deletes its temporary file on an error, Ctrl-C or SIGTERM;
+a download killed outright (SIGKILL, power cut) still leaves one behind, so
+each download starts by removing such leftovers (``remove_stale_temporaries``).
+
 Whatever goes wrong with one mirror (an HTTP error, a refused or cut
 connection, a timeout, an answer that is not HTTP, an invalid URL, a bad
 file), the next mirror is tried. Only Ctrl-C and the like stop at once.
@@ -24,6 +28,7 @@ import http.client
 import io
 import logging
 import os
+import shutil
 import socket
 import time
 import urllib.error
@@ -33,9 +38,9 @@ from typing import BinaryIO, Sequence
 
 import numpy as np
 
-from ..atomic_write import atomic_write
+from ..atomic_write import TEMPORARY_SUFFIX, atomic_write
 from .errors import MNISTDownloadError, MNISTVerificationError
-from .files import EXPECTED, WHAT_TO_DO, read_idx_gz
+from .files import EXPECTED, FILENAMES, WHAT_TO_DO, read_idx_gz
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +52,11 @@ MIRRORS: tuple[str, ...] = (
 )
 
 CHUNK_SIZE = 64 * 1024  # bytes read from the network at a time
+
+#: A temporary file or folder in the cache unchanged for this many seconds is
+#: left over from a killed download: a running download writes to its own
+#: temporary file all the time, so it is never this old.
+STALE_AFTER = 10 * 60
 
 
 class _MirrorFailed(Exception):
@@ -156,6 +166,28 @@ def _prepare_cache(cache: Path, name: str) -> None:
         )
 
 
+def remove_stale_temporaries(cache: Path) -> None:
+    """Delete what killed downloads left in ``cache``: ``<file>.<random>.part``
+    files (``atomic_write``'s temporaries) and ``.download-*`` folders (made by
+    earlier versions of this code), once unchanged for ``STALE_AFTER`` seconds.
+    Fresher ones may belong to a download running in another process: kept."""
+    patterns = [f"{name}.*{TEMPORARY_SUFFIX}" for name in FILENAMES] + [".download-*"]
+    now = time.time()
+    for pattern in patterns:
+        for path in cache.glob(pattern):
+            try:
+                if now - path.lstat().st_mtime < STALE_AFTER:
+                    continue
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+            except OSError as exc:  # already gone, or not ours to delete: no harm done
+                log.debug("Could not remove %s: %s", path, exc)
+                continue
+            log.info("Removed %s, left over from an interrupted download", path)
+
+
 def download(
     name: str, cache: Path, mirrors: Sequence[str], timeout: float | None, deadline: float | None
 ) -> np.ndarray:
@@ -178,6 +210,7 @@ def download(
             cache cannot be written to.
     """
     _prepare_cache(cache, name)
+    remove_stale_temporaries(cache)
     failures: list[str] = []
     for mirror in mirrors:
         url = (mirror if mirror.endswith("/") else mirror + "/") + name
