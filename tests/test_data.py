@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import errno
+import logging
 import os
 import signal
 import socket
@@ -527,6 +528,18 @@ def test_corrupt_cached_file_is_replaced(server, synthetic, cache):
     assert (cache / name).read_bytes() == synthetic[name]["gz"]
     assert server.requests == [f"/m1/{name}"]  # only the bad file was fetched again
     assert cache_listing(cache) == sorted(FILENAMES)
+
+
+def test_damaged_cache_file_is_reported_once(server, synthetic, cache, caplog, recwarn):
+    name = "train-labels-idx1-ubyte.gz"
+    cache.mkdir()
+    (cache / name).write_bytes(_truncate(synthetic[name]["gz"], b""))
+    url = publish(server, "m1", good_gz(synthetic))
+    with caplog.at_level(logging.DEBUG):
+        data.load_full(cache_dir=cache, mirrors=[url], timeout=5)
+    warned = [w for w in recwarn if "damaged file" in str(w.message)]
+    logged = [r for r in caplog.records if "damaged file" in r.getMessage()]
+    assert len(warned) + len(logged) == 1, (warned, logged)
 
 
 def test_corrupt_cached_file_and_bad_redownload_raises(server, synthetic, cache):

@@ -11,7 +11,6 @@ The four files are looked for, in this order:
 
 from __future__ import annotations
 
-import logging
 import os
 import warnings
 from pathlib import Path
@@ -24,7 +23,6 @@ from .errors import MNISTDataError, MNISTVerificationError
 from .files import FILENAMES, read_idx_file
 from .subset import Arrays, load_subset
 
-log = logging.getLogger(__name__)
 
 
 def default_cache_dir() -> Path:
@@ -126,9 +124,11 @@ def load_full(
         except (FileNotFoundError, NotADirectoryError):
             pass  # not downloaded yet
         except MNISTVerificationError as exc:  # a directory or an unreadable file is left alone
-            message = f"Deleting a damaged file from the MNIST cache and downloading it again: {exc}"
-            log.warning(message)
-            warnings.warn(message, RuntimeWarning, stacklevel=2)
+            warnings.warn(  # the one notice: a warning can be caught, filtered or turned into an error
+                f"Deleting a damaged file from the MNIST cache and downloading it again: {exc}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             try:
                 path.unlink(missing_ok=True)
             except OSError as unlink_exc:
