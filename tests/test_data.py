@@ -540,6 +540,7 @@ def test_damaged_cache_file_is_reported_once(server, synthetic, cache, caplog, r
     warned = [w for w in recwarn if "damaged file" in str(w.message)]
     logged = [r for r in caplog.records if "damaged file" in r.getMessage()]
     assert len(warned) + len(logged) == 1, (warned, logged)
+    assert warned[0].filename == __file__  # the warning points at the caller of load_full
 
 
 def test_corrupt_cached_file_and_bad_redownload_raises(server, synthetic, cache):
@@ -667,6 +668,52 @@ def test_unreadable_data_file(data_folder, synthetic, cache, server):
     assert "damaged" not in str(info.value)
     assert (data_folder / name).read_bytes() == synthetic[name]["gz"]  # not deleted
     assert server.requests == []
+
+
+# Situations in which load_full fails, each of which must end its message with advice.
+ADVICE_CASES = [
+    "download fails",
+    "cache folder is a file",
+    "directory in the cache",
+    "file missing from MNIST_DIR",
+    "damaged file in MNIST_DIR",
+]
+
+
+@pytest.mark.parametrize("hint", [None, "--data subset"])
+@pytest.mark.parametrize("case", ADVICE_CASES)
+def test_error_advice_ends_with_the_subset_named_as_the_caller_says(
+    case, hint, server, synthetic, cache, user_dir, tmp_path, monkeypatch
+):
+    kwargs = {"cache_dir": cache, "mirrors": [closed_port_url()], "timeout": 5}
+    if case == "cache folder is a file":
+        kwargs["cache_dir"] = tmp_path / "file"
+        kwargs["cache_dir"].write_text("not a folder")
+    elif case == "directory in the cache":
+        (cache / "train-images-idx3-ubyte.gz").mkdir(parents=True)
+    elif case != "download fails":
+        monkeypatch.setenv("MNIST_DIR", str(user_dir))
+        name = "t10k-labels-idx1-ubyte.gz"
+        if case == "file missing from MNIST_DIR":
+            (user_dir / name).unlink()
+        else:
+            (user_dir / name).write_bytes(_wrong_magic(b"", synthetic[name]["raw"]))
+    if hint is not None:
+        kwargs["subset_hint"] = hint
+    with pytest.raises(MNISTDataError) as info:
+        data.load_full(**kwargs)
+    message = str(info.value)
+    named = hint or "load_mnist('subset')"  # the default suits Python code
+    assert message.endswith(f"use the shipped subset ({named})."), message
+    if hint is not None:
+        assert "load_mnist(" not in message
+
+
+def test_load_mnist_passes_the_subset_hint_on(monkeypatch, user_dir):
+    (user_dir / "train-images-idx3-ubyte.gz").unlink()
+    monkeypatch.setenv("MNIST_DIR", str(user_dir))
+    with pytest.raises(MNISTDataError, match=r"use the shipped subset \(--data subset\)\.$"):
+        data.load_mnist("full", subset_hint="--data subset")
 
 
 # ---------------------------------------------------------------------------

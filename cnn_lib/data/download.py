@@ -40,7 +40,7 @@ import numpy as np
 
 from ..atomic_write import TEMPORARY_SUFFIX, atomic_write
 from .errors import MNISTDownloadError, MNISTVerificationError
-from .files import EXPECTED, FILENAMES, WHAT_TO_DO, read_idx_gz
+from .files import EXPECTED, FILENAMES, SUBSET_HINT, read_idx_gz, what_to_do
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def _describe(exc: BaseException, timeout: float | None, deadline: float | None)
     return f"{type(exc).__name__}: {exc}"
 
 
-def _prepare_cache(cache: Path, name: str) -> None:
+def _prepare_cache(cache: Path, name: str, subset_hint: str) -> None:
     """Create the cache folder if needed and make sure it can be written to."""
     try:
         cache.mkdir(parents=True, exist_ok=True)
@@ -162,7 +162,7 @@ def _prepare_cache(cache: Path, name: str) -> None:
         raise MNISTDownloadError(
             f"{cache}: expected a writable cache folder for {name} but it cannot be "
             f"written to ({problem}); set CNN_FROM_SCRATCH_CACHE to a writable folder, "
-            f"or {WHAT_TO_DO}."
+            f"or {what_to_do(subset_hint)}."
         )
 
 
@@ -189,7 +189,12 @@ def remove_stale_temporaries(cache: Path) -> None:
 
 
 def download(
-    name: str, cache: Path, mirrors: Sequence[str], timeout: float | None, deadline: float | None
+    name: str,
+    cache: Path,
+    mirrors: Sequence[str],
+    timeout: float | None,
+    deadline: float | None,
+    subset_hint: str = SUBSET_HINT,
 ) -> np.ndarray:
     """Download the MNIST file ``name`` into the folder ``cache`` and return its data.
 
@@ -201,6 +206,7 @@ def download(
         deadline: seconds one mirror may take for the whole file (None: no limit).
             It is checked whenever data arrives, so a read that stalls can add
             up to ``timeout`` seconds.
+        subset_hint: how the advice in error messages names the shipped subset.
 
     Returns:
         The verified data: ``(N, 28, 28)`` uint8 images or ``(N,)`` uint8 labels.
@@ -209,7 +215,7 @@ def download(
         MNISTDownloadError: every mirror failed (the message lists why), or the
             cache cannot be written to.
     """
-    _prepare_cache(cache, name)
+    _prepare_cache(cache, name, subset_hint)
     remove_stale_temporaries(cache)
     failures: list[str] = []
     for mirror in mirrors:
@@ -226,5 +232,5 @@ def download(
     raise MNISTDownloadError(
         f"{cache / name}: expected to download {name} but every mirror failed:\n"
         + "\n".join(failures or ["  (no mirrors were given)"])
-        + f"\nWhat to do: {WHAT_TO_DO}."
+        + f"\nWhat to do: {what_to_do(subset_hint)}."
     )

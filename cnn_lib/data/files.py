@@ -79,12 +79,18 @@ MAGIC = {"images": 0x00000803, "labels": 0x00000801}
 
 IMAGE_SIDE = 28  # images are IMAGE_SIDE x IMAGE_SIDE pixels
 
-#: What to do when the full dataset cannot be had (ends every such error message).
-WHAT_TO_DO = (
-    "set MNIST_DIR to a folder holding the four MNIST .gz files "
-    f"({', '.join(FILENAMES)}), or connect to the internet so they can be "
-    "downloaded, or use the shipped subset (load_mnist('subset'))"
-)
+#: How error messages name the shipped subset, unless the caller says otherwise
+#: (a command line passes e.g. subset_hint="--data subset").
+SUBSET_HINT = "load_mnist('subset')"
+
+
+def what_to_do(subset_hint: str = SUBSET_HINT) -> str:
+    """The advice that ends an error message when the full dataset cannot be had."""
+    return (
+        "set MNIST_DIR to a folder holding the four MNIST .gz files "
+        f"({', '.join(FILENAMES)}), or connect to the internet so they can be "
+        f"downloaded, or use the shipped subset ({subset_hint})"
+    )
 
 
 def _decompress(file: BinaryIO, limit: int, where: str) -> bytes:

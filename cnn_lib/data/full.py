@@ -11,6 +11,7 @@ The four files are looked for, in this order:
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from pathlib import Path
@@ -20,9 +21,8 @@ import numpy as np
 
 from .download import MIRRORS, download
 from .errors import MNISTDataError, MNISTVerificationError
-from .files import FILENAMES, read_idx_file
+from .files import FILENAMES, SUBSET_HINT, read_idx_file
 from .subset import Arrays, load_subset
-
 
 
 def default_cache_dir() -> Path:
@@ -65,6 +65,7 @@ def load_full(
     mirrors: Sequence[str] | None = None,
     timeout: float | None = 30,
     deadline: float | None = 300,
+    subset_hint: str = SUBSET_HINT,
 ) -> Arrays:
     """Load the full MNIST dataset, downloading it into the cache if needed.
 
@@ -81,6 +82,10 @@ def load_full(
             is abandoned, so a mirror that trickles a few bytes at a time
             cannot hold things up for ever (None: no limit). The largest file
             is about 10 MB: raise this on a very slow connection.
+        subset_hint: how error messages name the shipped subset in their
+            advice ("... or use the shipped subset (load_mnist('subset'))").
+            A command line passes its own option instead, e.g.
+            ``subset_hint="--data subset"``.
 
     Returns:
         ``(train_images, train_labels, test_images, test_labels)``: images
@@ -88,58 +93,76 @@ def load_full(
         ``(60000,)`` and ``(10000,)`` uint8 (0-9).
 
     Raises:
-        MNISTDataError: a file is missing, damaged, or could not be downloaded.
+        MNISTDataError: a file is missing, damaged, unreadable, or could not be
+            downloaded. The message ends with what to do.
     """
+    arrays = []
     user = user_dir(mnist_dir)
     if user is not None:
         folder, given_by = user
-        arrays = []
         for name in FILENAMES:
-            path = folder / name
-            try:
-                arrays.append(read_idx_file(path, name))
-            except (FileNotFoundError, NotADirectoryError):
-                raise MNISTDataError(
-                    f"{path}: {given_by} points to {folder}, which should hold {name}, "
-                    f"but the file is not there. Put the four MNIST .gz files "
-                    f"({', '.join(FILENAMES)}) in that folder, or unset MNIST_DIR to use "
-                    "the download cache."
-                ) from None
-            except MNISTVerificationError as exc:
-                raise MNISTVerificationError(
-                    f"{exc}\nThis file comes from {given_by} ({folder}); it was left "
-                    "untouched. Replace it with a good copy, or unset MNIST_DIR to use "
-                    "the download cache."
-                ) from None
-        return tuple(arrays)  # type: ignore[return-value]
-
-    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    mirrors = tuple(MIRRORS if mirrors is None else mirrors)
-    arrays = []
-    for name in FILENAMES:
-        path = cache / name
-        data = None
-        try:
-            data = read_idx_file(path, name)
-        except (FileNotFoundError, NotADirectoryError):
-            pass  # not downloaded yet
-        except MNISTVerificationError as exc:  # a directory or an unreadable file is left alone
-            warnings.warn(  # the one notice: a warning can be caught, filtered or turned into an error
-                f"Deleting a damaged file from the MNIST cache and downloading it again: {exc}",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-            try:
-                path.unlink(missing_ok=True)
-            except OSError as unlink_exc:
-                raise MNISTDataError(
-                    f"{path}: this cached file is damaged and could not be deleted "
-                    f"({unlink_exc}); delete it by hand and try again."
-                ) from exc
-        if data is None:
-            data = download(name, cache, mirrors, timeout, deadline)
-        arrays.append(data)
+            arrays.append(_read_from_user_dir(folder, given_by, name, subset_hint))
+    else:
+        cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+        mirrors = tuple(MIRRORS if mirrors is None else mirrors)
+        for name in FILENAMES:
+            arrays.append(_read_through_cache(cache, name, mirrors, timeout, deadline, subset_hint))
     return tuple(arrays)  # type: ignore[return-value]
+
+
+def _read_from_user_dir(folder: Path, given_by: str, name: str, subset_hint: str) -> np.ndarray:
+    """Read ``folder / name`` from the user's own folder, which is never written to."""
+    path = folder / name
+    instead = "unset MNIST_DIR" if given_by == "MNIST_DIR" else "leave out mnist_dir"
+    otherwise = f"or {instead} to use the download cache, or use the shipped subset ({subset_hint})."
+    try:
+        return read_idx_file(path, name)
+    except (FileNotFoundError, NotADirectoryError):
+        raise MNISTDataError(
+            f"{path}: {given_by} points to {folder}, which should hold {name}, but the "
+            f"file is not there. Put the four MNIST .gz files ({', '.join(FILENAMES)}) "
+            f"in that folder, {otherwise}"
+        ) from None
+    except MNISTVerificationError as exc:
+        raise MNISTVerificationError(
+            f"{exc}\nThis file comes from {given_by} ({folder}); it was left untouched. "
+            f"Replace it with a good copy, {otherwise}"
+        ) from None
+    except MNISTDataError as exc:  # a directory, or a file that cannot be read
+        raise MNISTDataError(f"{exc} Or use the shipped subset ({subset_hint}).") from None
+
+
+def _read_through_cache(
+    cache: Path,
+    name: str,
+    mirrors: Sequence[str],
+    timeout: float | None,
+    deadline: float | None,
+    subset_hint: str,
+) -> np.ndarray:
+    """Read ``cache / name``; download it first if it is missing or damaged."""
+    path = cache / name
+    try:
+        return read_idx_file(path, name)
+    except (FileNotFoundError, NotADirectoryError):
+        pass  # not downloaded yet
+    except MNISTVerificationError as exc:
+        warnings.warn(  # the one notice: a warning can be caught, filtered or turned into an error
+            f"Deleting a damaged file from the MNIST cache and downloading it again: {exc}",
+            RuntimeWarning,
+            stacklevel=3,  # points at the caller of load_full
+        )
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as unlink_exc:
+            raise MNISTDataError(
+                f"{path}: this cached file is damaged and could not be deleted "
+                f"({unlink_exc}); delete it by hand and try again, or use the shipped "
+                f"subset ({subset_hint})."
+            ) from exc
+    except MNISTDataError as exc:  # a directory, or a file that cannot be read: left alone
+        raise MNISTDataError(f"{exc} Or use the shipped subset ({subset_hint}).") from None
+    return download(name, cache, mirrors, timeout, deadline, subset_hint)
 
 
 def _check_size(value: int | None, available: int, what: str) -> int:
@@ -153,7 +176,11 @@ def _check_size(value: int | None, available: int, what: str) -> int:
 
 
 def load_mnist(
-    data: str = "subset", train_size: int | None = None, test_size: int | None = None
+    data: str = "subset",
+    train_size: int | None = None,
+    test_size: int | None = None,
+    *,
+    subset_hint: str = SUBSET_HINT,
 ) -> Arrays:
     """Load MNIST and keep the first ``train_size`` / ``test_size`` images.
 
@@ -163,6 +190,9 @@ def load_mnist(
             ``load_full``: uses ``MNIST_DIR`` or downloads into the cache).
         train_size: how many training images to keep (the first ones); None keeps all.
         test_size: how many test images to keep (the first ones); None keeps all.
+        subset_hint: how error messages name the shipped subset in their advice;
+            the default suits Python code, a command line passes its own
+            option, e.g. ``subset_hint="--data subset"``.
 
     Returns:
         ``(train_images, train_labels, test_images, test_labels)``: images
@@ -176,7 +206,7 @@ def load_mnist(
     if data == "subset":
         loader = load_subset
     elif data == "full":
-        loader = load_full
+        loader = functools.partial(load_full, subset_hint=subset_hint)
     else:
         raise ValueError(f"data must be 'subset' or 'full', got {data!r}")
     if train_size is not None:  # catch bad sizes before any (slow) loading
