@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import errno
+import importlib.util
 import logging
 import os
 import signal
@@ -197,6 +198,37 @@ def test_damaged_subset_raises_clear_error(tmp_path, damage):
         data.load_subset(path)
     assert str(path) in str(info.value)
     assert "reinstall" in str(info.value)
+
+
+def _make_subset_tool():
+    """tools/make_subset.py, imported as a module."""
+    spec = importlib.util.spec_from_file_location("make_subset", REPO_ROOT / "tools" / "make_subset.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_make_subset_needs_a_source_folder(tmp_path, capsys):
+    """No folder given and no MNIST_DIR: a clear error, not a guess outside the repository."""
+    out = tmp_path / "subset.npz"
+    with pytest.raises(SystemExit) as info:
+        _make_subset_tool().main(["--out", str(out)])
+    assert info.value.code == 2
+    assert "give it as MNIST_FOLDER or set MNIST_DIR" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_make_subset_reports_a_folder_without_the_files(tmp_path, capsys):
+    assert _make_subset_tool().main([str(tmp_path), "--out", str(tmp_path / "s.npz")]) == 1
+    assert "train-images-idx3-ubyte.gz" in capsys.readouterr().err
+
+
+@needs_real_mnist
+def test_make_subset_rebuilds_the_shipped_file_byte_for_byte(tmp_path, monkeypatch):
+    out = tmp_path / "subset.npz"
+    monkeypatch.setenv("MNIST_DIR", str(REAL_MNIST_DIR))
+    assert _make_subset_tool().main(["--out", str(out)]) == 0
+    assert out.read_bytes() == data.SUBSET_PATH.read_bytes()
 
 
 # ---------------------------------------------------------------------------

@@ -43,7 +43,7 @@ def load_subset(path: str | os.PathLike | None = None) -> Arrays:
     path = Path(path) if path is not None else SUBSET_PATH
     fix = (
         "reinstall the package (the file is part of it), or rebuild it with "
-        "'python tools/make_subset.py' from a source checkout"
+        "'python tools/make_subset.py MNIST_FOLDER' from a source checkout"
     )
     try:
         with np.load(path, allow_pickle=False) as npz:
