@@ -542,6 +542,11 @@ def test_ctrl_c_stops_the_download_at_once_and_leaves_no_temporary(server, synth
     assert cache_listing(cache) == []
 
 
+def test_one_mirror_may_be_given_as_a_string(server, synthetic, cache):
+    url = publish(server, "m1", good_gz(synthetic))
+    assert_arrays_equal(data.load_full(cache_dir=cache, mirrors=url, timeout=5), synthetic)
+
+
 def test_no_mirrors(synthetic, cache):
     with pytest.raises(MNISTDownloadError, match="no mirrors"):
         data.load_full(cache_dir=cache, mirrors=[], timeout=1)

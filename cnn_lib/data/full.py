@@ -11,7 +11,6 @@ The four files are looked for, in this order:
 
 from __future__ import annotations
 
-import functools
 import os
 import warnings
 from pathlib import Path
@@ -75,7 +74,8 @@ def load_full(
             as-is and nothing is downloaded.
         cache_dir: where downloaded files are kept; defaults to
             ``default_cache_dir()``.
-        mirrors: base URLs to download from, tried in order; defaults to ``MIRRORS``.
+        mirrors: base URLs to download from (or one URL), tried in order;
+            defaults to ``MIRRORS``.
         timeout: seconds to wait for a connection, or for the next piece of a
             file, before giving up on a mirror (None: wait forever).
         deadline: seconds one mirror may take to send a whole file before it
@@ -104,7 +104,10 @@ def load_full(
             arrays.append(_read_from_user_dir(folder, given_by, name, subset_hint))
     else:
         cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-        mirrors = tuple(MIRRORS if mirrors is None else mirrors)
+        if mirrors is None:
+            mirrors = MIRRORS
+        elif isinstance(mirrors, str):  # one URL, not a list of its characters
+            mirrors = (mirrors,)
         for name in FILENAMES:
             arrays.append(_read_through_cache(cache, name, mirrors, timeout, deadline, subset_hint))
     return tuple(arrays)  # type: ignore[return-value]
@@ -203,17 +206,16 @@ def load_mnist(
             number between 1 and the number of images available.
         MNISTDataError: the data could not be loaded.
     """
-    if data == "subset":
-        loader = load_subset
-    elif data == "full":
-        loader = functools.partial(load_full, subset_hint=subset_hint)
-    else:
+    if data not in ("subset", "full"):
         raise ValueError(f"data must be 'subset' or 'full', got {data!r}")
     if train_size is not None:  # catch bad sizes before any (slow) loading
         _check_size(train_size, 60000, "train_size")
     if test_size is not None:
         _check_size(test_size, 10000, "test_size")
-    train_x, train_y, test_x, test_y = loader()
+    if data == "subset":
+        train_x, train_y, test_x, test_y = load_subset()
+    else:
+        train_x, train_y, test_x, test_y = load_full(subset_hint=subset_hint)
     n_train = _check_size(train_size, len(train_x), "train_size")
     n_test = _check_size(test_size, len(test_x), "test_size")
     return train_x[:n_train], train_y[:n_train], test_x[:n_test], test_y[:n_test]
