@@ -2,9 +2,12 @@
 downloading through a LOCAL HTTP server (127.0.0.1 only; these tests run offline).
 
 Downloads use tiny synthetic IDX files (a dozen images) and a patched
-``data.EXPECTED`` table, so they are fast. The real MNIST files, when present
-in ../shared/data/mnist (or $MNIST_DIR), are used to check the real checksum
-table and the shipped subset; those tests are skipped otherwise.
+``data.EXPECTED`` table, so they are fast; broken mirrors (cut transfers,
+answers that are not HTTP, trickling, ...) are answers of the local server
+(see http_fixtures.MISBEHAVIOURS). The real MNIST files, when present in
+../shared/data/mnist (or $MNIST_DIR), are used to check the real checksum
+table, the shipped subset and tools/make_subset.py; those tests are skipped
+otherwise.
 """
 
 from __future__ import annotations
@@ -241,8 +244,8 @@ def test_download_verifies_and_caches_then_works_offline(server, synthetic, cach
     before = mnist.datasets_url
     result = data.load_full(cache_dir=cache, mirrors=[url], timeout=5)
     assert_arrays_equal(result, synthetic)
-    assert mnist.datasets_url == before  # restored
-    assert socket.getdefaulttimeout() is None  # restored
+    assert mnist.datasets_url == before  # never patched
+    assert socket.getdefaulttimeout() is None  # never set
     assert cache_listing(cache) == sorted(FILENAMES)  # no temporary files left
     for name in FILENAMES:
         assert (cache / name).read_bytes() == synthetic[name]["gz"]
