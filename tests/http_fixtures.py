@@ -4,16 +4,20 @@ small synthetic IDX files. Nothing here touches the internet.
 ``LocalFileServer(root)`` serves the files under ``root`` on 127.0.0.1 at a
 free port, in a background thread; ``server.url("m1")`` is the base URL of the
 subfolder ``root/m1``. Paths listed in ``server.forced_status`` (e.g.
-``{"/m1/": 403}``, matched by prefix) get that HTTP status instead.
+``{"/m1/": 403}``, matched by prefix) get that HTTP status instead, and paths
+listed in ``server.misbehave`` (e.g. ``{"/m1/": "cut-chunked"}``) get one of the
+broken answers in ``MISBEHAVIOURS``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import http.server
 import socket
 import threading
+import time
 from functools import partial
 from pathlib import Path
 
@@ -30,17 +34,74 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.requests.append(self.path)
+        self.server.default_timeouts.append(socket.getdefaulttimeout())
         for prefix, status in self.server.forced_status.items():
             if self.path.startswith(prefix):
                 self.send_error(status)
                 return
+        for prefix, how in self.server.misbehave.items():
+            if self.path.startswith(prefix):
+                MISBEHAVIOURS[how](self)
+                return
         super().do_GET()
+
+
+def _cut_chunked(handler: _QuietHandler) -> None:
+    """Chunked transfer: announce a 16 KiB chunk, send 100 bytes of it, hang up."""
+    handler.wfile.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4000\r\n" + b"x" * 100)
+
+
+def _cut_length(handler: _QuietHandler) -> None:
+    """Promise 5000 bytes (Content-Length), send 100, hang up."""
+    handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + b"x" * 100)
+
+
+def _not_http(handler: _QuietHandler) -> None:
+    """Answer like an SSH server, not an HTTP one."""
+    handler.wfile.write(b"SSH-2.0-OpenSSH_9.6\r\n")
+
+
+def _close(handler: _QuietHandler) -> None:
+    """Hang up without answering."""
+
+
+def _huge(handler: _QuietHandler) -> None:
+    """Promise and start sending 1 GB of zeros (the client should stop early)."""
+    size = 10**9
+    handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size)
+    block = bytes(64 * 1024)
+    with contextlib.suppress(OSError):
+        for _ in range(size // len(block)):
+            handler.wfile.write(block)
+
+
+def _trickle(handler: _QuietHandler) -> None:
+    """Promise 100,000 bytes, then send 10 bytes every 0.05 s (for 10 s at most)."""
+    handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+    with contextlib.suppress(OSError):  # the client hangs up
+        for _ in range(200):
+            handler.wfile.write(b"x" * 10)
+            handler.wfile.flush()
+            time.sleep(0.05)
+
+
+#: Broken answers for ``server.misbehave``, by name.
+MISBEHAVIOURS = {
+    "cut-chunked": _cut_chunked,
+    "cut-length": _cut_length,
+    "not-http": _not_http,
+    "close": _close,
+    "huge": _huge,
+    "trickle": _trickle,
+}
 
 
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     requests: list[str]
+    default_timeouts: list[float | None]
     forced_status: dict[str, int]
+    misbehave: dict[str, str]
 
 
 class LocalFileServer:
@@ -52,7 +113,9 @@ class LocalFileServer:
         handler = partial(_QuietHandler, directory=str(self.root))
         self._server = _Server(("127.0.0.1", 0), handler)
         self._server.requests = []
+        self._server.default_timeouts = []  # socket.getdefaulttimeout() seen by each request
         self._server.forced_status = {}
+        self._server.misbehave = {}
         self._server.timeout = 5
         self.port = self._server.server_address[1]
         # A short poll interval makes stop() quick (serve_forever checks for
@@ -68,8 +131,17 @@ class LocalFileServer:
         return self._server.requests
 
     @property
+    def default_timeouts(self) -> list[float | None]:
+        """The process-wide socket timeout at the moment each request was served."""
+        return self._server.default_timeouts
+
+    @property
     def forced_status(self) -> dict[str, int]:
         return self._server.forced_status
+
+    @property
+    def misbehave(self) -> dict[str, str]:
+        return self._server.misbehave
 
     def url(self, subdir: str = "") -> str:
         """Base URL (ending in '/') of ``root/subdir``."""

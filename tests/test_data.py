@@ -2,17 +2,30 @@
 downloading through a LOCAL HTTP server (127.0.0.1 only; these tests run offline).
 
 Downloads use tiny synthetic IDX files (a dozen images) and a patched
-``data.EXPECTED`` table, so they are fast. The real MNIST files, when present
-in ../shared/data/mnist (or $MNIST_DIR), are used to check the real checksum
-table and the shipped subset; those tests are skipped otherwise.
+``data.EXPECTED`` table, so they are fast; broken mirrors (cut transfers,
+answers that are not HTTP, trickling, ...) are answers of the local server
+(see http_fixtures.MISBEHAVIOURS). The real MNIST files, when present in
+../shared/data/mnist (or $MNIST_DIR), are used to check the real checksum
+table, the shipped subset and tools/make_subset.py; those tests are skipped
+otherwise.
 """
 
 from __future__ import annotations
 
+import builtins
+import contextlib
+import errno
+import importlib.util
+import logging
 import os
+import signal
 import socket
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
+from typing import Iterator
 
 import mnist
 import numpy as np
@@ -62,7 +75,7 @@ def isolated_env(monkeypatch, tmp_path):
 
 @pytest.fixture
 def synthetic(monkeypatch):
-    """Tiny valid MNIST-like files; patches data.EXPECTED to describe them.
+    """Tiny valid MNIST-like files; patches the entries of data.EXPECTED to describe them.
     Returns {name: {"raw": bytes, "gz": bytes, "array": ndarray}}."""
     files, table = {}, {}
     for seed, (name, (kind, count)) in enumerate(SYNTH.items()):
@@ -71,7 +84,8 @@ def synthetic(monkeypatch):
         shape = (count, 28, 28) if kind == "images" else (count,)
         array = np.frombuffer(raw, np.uint8, offset=len(raw) - int(np.prod(shape))).reshape(shape)
         files[name] = {"raw": raw, "gz": gz(raw), "array": array}
-    monkeypatch.setattr(data, "EXPECTED", table)
+    for name, entry in table.items():  # in place: every module shares the one table
+        monkeypatch.setitem(data.EXPECTED, name, entry)
     return files
 
 
@@ -189,6 +203,37 @@ def test_damaged_subset_raises_clear_error(tmp_path, damage):
     assert "reinstall" in str(info.value)
 
 
+def _make_subset_tool():
+    """tools/make_subset.py, imported as a module."""
+    spec = importlib.util.spec_from_file_location("make_subset", REPO_ROOT / "tools" / "make_subset.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_make_subset_needs_a_source_folder(tmp_path, capsys):
+    """No folder given and no MNIST_DIR: a clear error, not a guess outside the repository."""
+    out = tmp_path / "subset.npz"
+    with pytest.raises(SystemExit) as info:
+        _make_subset_tool().main(["--out", str(out)])
+    assert info.value.code == 2
+    assert "give it as MNIST_FOLDER or set MNIST_DIR" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_make_subset_reports_a_folder_without_the_files(tmp_path, capsys):
+    assert _make_subset_tool().main([str(tmp_path), "--out", str(tmp_path / "s.npz")]) == 1
+    assert "train-images-idx3-ubyte.gz" in capsys.readouterr().err
+
+
+@needs_real_mnist
+def test_make_subset_rebuilds_the_shipped_file_byte_for_byte(tmp_path, monkeypatch):
+    out = tmp_path / "subset.npz"
+    monkeypatch.setenv("MNIST_DIR", str(REAL_MNIST_DIR))
+    assert _make_subset_tool().main(["--out", str(out)]) == 0
+    assert out.read_bytes() == data.SUBSET_PATH.read_bytes()
+
+
 # ---------------------------------------------------------------------------
 # Downloading through the local server
 # ---------------------------------------------------------------------------
@@ -199,8 +244,8 @@ def test_download_verifies_and_caches_then_works_offline(server, synthetic, cach
     before = mnist.datasets_url
     result = data.load_full(cache_dir=cache, mirrors=[url], timeout=5)
     assert_arrays_equal(result, synthetic)
-    assert mnist.datasets_url == before  # restored
-    assert socket.getdefaulttimeout() is None  # restored
+    assert mnist.datasets_url == before  # never patched
+    assert socket.getdefaulttimeout() is None  # never set
     assert cache_listing(cache) == sorted(FILENAMES)  # no temporary files left
     for name in FILENAMES:
         assert (cache / name).read_bytes() == synthetic[name]["gz"]
@@ -332,6 +377,80 @@ def test_missing_file_on_all_mirrors(server, synthetic, cache):
     assert cache_listing(cache) == ["train-images-idx3-ubyte.gz"]
 
 
+# Every way a mirror can fail: (how to make it fail, phrase in the error message).
+MIRROR_FAILURES = {
+    "HTTP 500": ("status 500", "HTTP 500"),
+    "connection refused": ("refused", "connection refused"),
+    "invalid URL": ("invalid", "not a URL"),
+    "transfer cut mid-chunk": ("cut-chunked", "cut short"),
+    "transfer cut before Content-Length": ("cut-length", "cut short (4900 more bytes"),
+    "answer is not HTTP": ("not-http", "not HTTP (it starts with 'SSH-2.0"),
+    "closed without an answer": ("close", "closed the connection without answering"),
+    "answer far too big": ("huge", "too big to be this file"),
+}
+
+
+def bad_mirror(server: LocalFileServer, how: str) -> str:
+    """The base URL of a mirror that fails in the way ``how``."""
+    if how == "refused":
+        return closed_port_url()
+    if how == "invalid":
+        return "not-a-url/"
+    if how.startswith("status "):
+        server.forced_status["/bad/"] = int(how.split()[1])
+    else:
+        server.misbehave["/bad/"] = how
+    return server.url("bad")
+
+
+@pytest.mark.parametrize("case", list(MIRROR_FAILURES))
+def test_any_mirror_failure_falls_through_to_the_next_mirror(server, synthetic, cache, case):
+    how, phrase = MIRROR_FAILURES[case]
+    bad = bad_mirror(server, how)
+    with pytest.raises(MNISTDownloadError) as info:
+        data.load_full(cache_dir=cache, mirrors=[bad], timeout=5)
+    assert f"{bad}train-images-idx3-ubyte.gz: " in str(info.value)
+    assert phrase in str(info.value)
+    assert cache_listing(cache) == []  # no temporary file left behind
+
+    good = publish(server, "good", good_gz(synthetic))
+    result = data.load_full(cache_dir=cache, mirrors=[bad, good], timeout=5)
+    assert_arrays_equal(result, synthetic)
+    assert cache_listing(cache) == sorted(FILENAMES)
+
+
+def test_trickling_mirror_is_abandoned_at_the_deadline(server, synthetic, cache):
+    name = "train-images-idx3-ubyte.gz"
+    slow = publish(server, "slow", good_gz(synthetic))
+    server.misbehave[f"/slow/{name}"] = "trickle"  # 200 bytes/s; the other files come at once
+    good = publish(server, "good", good_gz(synthetic))
+
+    start = time.monotonic()
+    with pytest.raises(MNISTDownloadError) as info:
+        data.load_full(cache_dir=cache, mirrors=[slow], timeout=5, deadline=0.5)
+    assert time.monotonic() - start < 2
+    assert f"{slow}{name}: gave up after 0.5 s, too slow" in str(info.value)
+    assert "deadline=" in str(info.value)  # says how to allow more time
+    assert cache_listing(cache) == []
+
+    start = time.monotonic()
+    result = data.load_full(cache_dir=cache, mirrors=[slow, good], timeout=5, deadline=0.5)
+    assert time.monotonic() - start < 2
+    assert_arrays_equal(result, synthetic)
+    assert server.requests.count(f"/slow/{name}") == 2
+    assert f"/good/{name}" in server.requests
+
+
+def test_download_changes_nothing_process_wide(server, synthetic, cache, monkeypatch):
+    """No socket.setdefaulttimeout (not even during the download) and no patching
+    of the mnist package's globals."""
+    url = publish(server, "m1", good_gz(synthetic))
+    before = mnist.datasets_url
+    data.load_full(cache_dir=cache, mirrors=[url], timeout=5)
+    assert server.default_timeouts == [None] * 4
+    assert mnist.datasets_url == before
+
+
 def test_connection_refused_fails_fast(synthetic, cache):
     url = closed_port_url()
     start = time.monotonic()
@@ -355,6 +474,82 @@ def test_silent_server_times_out(synthetic, cache):
     assert cache_listing(cache) == []
 
 
+def test_stale_temporaries_are_removed_when_a_download_starts(server, synthetic, cache):
+    """Leftovers of killed downloads (atomic_write's .part files, the .download-*
+    folders of earlier versions) go once they are old; fresh ones, which may
+    belong to a download running in another process, and other files stay."""
+    cache.mkdir()
+    old_part = cache / "train-images-idx3-ubyte.gz.k2j3h4.part"
+    old_folder = cache / ".download-abc123"
+    fresh_part = cache / "t10k-images-idx3-ubyte.gz.x9y8z7.part"
+    not_ours = cache / "notes.part"
+    for path in (old_part, fresh_part, not_ours):
+        path.write_bytes(b"half a file")
+    old_folder.mkdir()
+    (old_folder / "train-images-idx3-ubyte.gz").write_bytes(b"half a file")
+    an_hour_ago = time.time() - 3600
+    for path in (old_part, old_folder / "train-images-idx3-ubyte.gz", old_folder, not_ours):
+        os.utime(path, (an_hour_ago, an_hour_ago))
+
+    url = publish(server, "m1", good_gz(synthetic))
+    assert_arrays_equal(data.load_full(cache_dir=cache, mirrors=[url], timeout=5), synthetic)
+    assert cache_listing(cache) == sorted([*FILENAMES, fresh_part.name, not_ours.name])
+
+
+KILLED_DOWNLOAD = """
+import sys
+from cnn_lib import data
+data.load_full(cache_dir=sys.argv[1], mirrors=[sys.argv[2]], timeout=5, deadline=30)
+"""
+
+
+def test_sigterm_during_a_download_leaves_no_temporary(server, synthetic, cache):
+    """A separate Python process downloads from a trickling mirror; once its
+    temporary file exists it gets SIGTERM and must delete it before exiting."""
+    slow = publish(server, "slow", good_gz(synthetic))
+    server.misbehave["/slow/"] = "trickle"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_DOWNLOAD, str(cache), slow],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        give_up = time.monotonic() + 20
+        while not cache_listing(cache) and child.poll() is None and time.monotonic() < give_up:
+            time.sleep(0.02)
+        assert cache_listing(cache), "the download never started"
+        child.send_signal(signal.SIGTERM)
+        _, stderr = child.communicate(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode != 0
+    assert b"Terminated" in stderr
+    assert cache_listing(cache) == []
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs signal.pthread_kill")
+def test_ctrl_c_stops_the_download_at_once_and_leaves_no_temporary(server, synthetic, cache):
+    slow = publish(server, "slow", good_gz(synthetic))
+    server.misbehave["/slow/"] = "trickle"
+    good = publish(server, "good", good_gz(synthetic))
+    ctrl_c = threading.Timer(0.3, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
+    ctrl_c.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            data.load_full(cache_dir=cache, mirrors=[slow, good], timeout=5, deadline=30)
+    finally:
+        ctrl_c.cancel()
+    assert not any(path.startswith("/good/") for path in server.requests)  # no next mirror
+    assert cache_listing(cache) == []
+
+
+def test_one_mirror_may_be_given_as_a_string(server, synthetic, cache):
+    url = publish(server, "m1", good_gz(synthetic))
+    assert_arrays_equal(data.load_full(cache_dir=cache, mirrors=url, timeout=5), synthetic)
+
+
 def test_no_mirrors(synthetic, cache):
     with pytest.raises(MNISTDownloadError, match="no mirrors"):
         data.load_full(cache_dir=cache, mirrors=[], timeout=1)
@@ -373,6 +568,19 @@ def test_corrupt_cached_file_is_replaced(server, synthetic, cache):
     assert (cache / name).read_bytes() == synthetic[name]["gz"]
     assert server.requests == [f"/m1/{name}"]  # only the bad file was fetched again
     assert cache_listing(cache) == sorted(FILENAMES)
+
+
+def test_damaged_cache_file_is_reported_once(server, synthetic, cache, caplog, recwarn):
+    name = "train-labels-idx1-ubyte.gz"
+    cache.mkdir()
+    (cache / name).write_bytes(_truncate(synthetic[name]["gz"], b""))
+    url = publish(server, "m1", good_gz(synthetic))
+    with caplog.at_level(logging.DEBUG):
+        data.load_full(cache_dir=cache, mirrors=[url], timeout=5)
+    warned = [w for w in recwarn if "damaged file" in str(w.message)]
+    logged = [r for r in caplog.records if "damaged file" in r.getMessage()]
+    assert len(warned) + len(logged) == 1, (warned, logged)
+    assert warned[0].filename == __file__  # the warning points at the caller of load_full
 
 
 def test_corrupt_cached_file_and_bad_redownload_raises(server, synthetic, cache):
@@ -442,6 +650,112 @@ def test_corrupt_file_in_mnist_dir_is_reported_not_deleted(monkeypatch, user_dir
     assert (user_dir / name).read_bytes() == bad
 
 
+@pytest.fixture(params=["MNIST_DIR", "cache"])
+def data_folder(request, monkeypatch, user_dir, synthetic, cache) -> Path:
+    """A folder holding the four good synthetic files, used by load_full either
+    as MNIST_DIR or as the download cache (one test run for each)."""
+    if request.param == "MNIST_DIR":
+        monkeypatch.setenv("MNIST_DIR", str(user_dir))
+        return user_dir
+    cache.mkdir()
+    for name, f in synthetic.items():
+        (cache / name).write_bytes(f["gz"])
+    return cache
+
+
+@contextlib.contextmanager
+def unreadable(path: Path) -> Iterator[None]:
+    """Make ``path`` unreadable while the block runs: chmod 000, or, as root (who
+    can read anything), an ``open`` that refuses that one path as the system would."""
+    if os.geteuid() != 0:
+        os.chmod(path, 0)
+        try:
+            yield
+        finally:
+            os.chmod(path, 0o644)
+        return
+    real_open = builtins.open
+
+    def refusing_open(file, *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)) and os.fspath(file) == str(path):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_open(file, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(builtins, "open", refusing_open)
+        yield
+
+
+def test_directory_instead_of_a_data_file(data_folder, synthetic, cache, server):
+    name = "train-labels-idx1-ubyte.gz"
+    (data_folder / name).unlink()
+    (data_folder / name).mkdir()
+    url = publish(server, "m1", good_gz(synthetic))
+    with pytest.raises(MNISTDataError) as info:
+        data.load_full(cache_dir=cache, mirrors=[url], timeout=5)
+    assert f"{data_folder / name} is a directory, not a file" in str(info.value)
+    assert "damaged" not in str(info.value)
+    assert (data_folder / name).is_dir()  # left alone
+    assert server.requests == []
+
+
+def test_unreadable_data_file(data_folder, synthetic, cache, server):
+    name = "t10k-images-idx3-ubyte.gz"
+    url = publish(server, "m1", good_gz(synthetic))
+    with unreadable(data_folder / name), pytest.raises(MNISTDataError) as info:
+        data.load_full(cache_dir=cache, mirrors=[url], timeout=5)
+    assert f"{data_folder / name} cannot be read: permission denied" in str(info.value)
+    assert "damaged" not in str(info.value)
+    assert (data_folder / name).read_bytes() == synthetic[name]["gz"]  # not deleted
+    assert server.requests == []
+
+
+# Situations in which load_full fails, each of which must end its message with advice.
+ADVICE_CASES = [
+    "download fails",
+    "cache folder is a file",
+    "directory in the cache",
+    "file missing from MNIST_DIR",
+    "damaged file in MNIST_DIR",
+]
+
+
+@pytest.mark.parametrize("hint", [None, "--data subset"])
+@pytest.mark.parametrize("case", ADVICE_CASES)
+def test_error_advice_ends_with_the_subset_named_as_the_caller_says(
+    case, hint, server, synthetic, cache, user_dir, tmp_path, monkeypatch
+):
+    kwargs = {"cache_dir": cache, "mirrors": [closed_port_url()], "timeout": 5}
+    if case == "cache folder is a file":
+        kwargs["cache_dir"] = tmp_path / "file"
+        kwargs["cache_dir"].write_text("not a folder")
+    elif case == "directory in the cache":
+        (cache / "train-images-idx3-ubyte.gz").mkdir(parents=True)
+    elif case != "download fails":
+        monkeypatch.setenv("MNIST_DIR", str(user_dir))
+        name = "t10k-labels-idx1-ubyte.gz"
+        if case == "file missing from MNIST_DIR":
+            (user_dir / name).unlink()
+        else:
+            (user_dir / name).write_bytes(_wrong_magic(b"", synthetic[name]["raw"]))
+    if hint is not None:
+        kwargs["subset_hint"] = hint
+    with pytest.raises(MNISTDataError) as info:
+        data.load_full(**kwargs)
+    message = str(info.value)
+    named = hint or "load_mnist('subset')"  # the default suits Python code
+    assert message.endswith(f"use the shipped subset ({named})."), message
+    if hint is not None:
+        assert "load_mnist(" not in message
+
+
+def test_load_mnist_passes_the_subset_hint_on(monkeypatch, user_dir):
+    (user_dir / "train-images-idx3-ubyte.gz").unlink()
+    monkeypatch.setenv("MNIST_DIR", str(user_dir))
+    with pytest.raises(MNISTDataError, match=r"use the shipped subset \(--data subset\)\.$"):
+        data.load_mnist("full", subset_hint="--data subset")
+
+
 # ---------------------------------------------------------------------------
 # load_mnist and small helpers
 # ---------------------------------------------------------------------------
@@ -491,6 +805,34 @@ def test_load_mnist_checks_sizes_before_downloading(server):
     assert server.requests == []
 
 
+def test_nothing_is_rechecked_after_the_checksum(tmp_path, monkeypatch):
+    """Once the SHA-256 of the decompressed bytes matches the table, the bytes are the
+    published file: checks of what they hold (labels 0-9, 28x28 images) could never
+    fail on real MNIST and are not made. Here the table describes labels 1, 200, 3
+    and is believed."""
+    name = "t10k-labels-idx1-ubyte.gz"
+    raw = (0x801).to_bytes(4, "big") + (3).to_bytes(4, "big") + bytes([1, 200, 3])
+    monkeypatch.setitem(data.EXPECTED, name, expected_entry("labels", raw, 3))
+    path = tmp_path / name
+    path.write_bytes(gz(raw))
+    labels = data.read_idx_file(path)
+    np.testing.assert_array_equal(labels, [1, 200, 3])
+    assert labels.dtype == np.uint8
+
+
+def test_idx_bytes_are_parsed_by_the_mnist_package(monkeypatch, user_dir, synthetic):
+    calls = []
+    real_parse_idx = mnist.parse_idx
+
+    def spy(fd):
+        calls.append(fd)
+        return real_parse_idx(fd)
+
+    monkeypatch.setattr(mnist, "parse_idx", spy)
+    assert_arrays_equal(data.load_full(mnist_dir=user_dir), synthetic)
+    assert len(calls) == 4
+
+
 def test_read_idx_file_unknown_name(tmp_path):
     path = tmp_path / "digits.gz"
     path.write_bytes(gz(b"\x00\x00\x08\x01"))
@@ -499,7 +841,9 @@ def test_read_idx_file_unknown_name(tmp_path):
 
 
 def test_main_reports_sources(monkeypatch, user_dir, capsys):
+    from cnn_lib.data.__main__ import main
+
     monkeypatch.setenv("MNIST_DIR", str(user_dir))
-    assert data._main(["--download"]) == 0
+    assert main(["--download"]) == 0
     out = capsys.readouterr().out
     assert "MNIST_DIR" in out and "12 training and 7 test images" in out

@@ -1,11 +1,12 @@
-"""Build cnn_lib/mnist_subset.npz, the MNIST subset shipped with the package.
+"""Build cnn_lib/data/mnist_subset.npz, the MNIST subset shipped with the package.
 
 It holds the first 1,000 training and the first 1,000 test images and labels of
 MNIST, taken from the four standard .gz files after verifying their checksums:
 
-    python tools/make_subset.py [MNIST_FOLDER] [--out PATH]
+    python tools/make_subset.py MNIST_FOLDER [--out PATH]
 
-MNIST_FOLDER defaults to $MNIST_DIR, else ../shared/data/mnist next to the repo root.
+MNIST_FOLDER is the folder holding the four MNIST .gz files; it may be left
+out when the environment variable MNIST_DIR names that folder.
 
 The output is deterministic: the .npz is a zip archive written with a fixed
 timestamp, so running this twice gives byte-identical files (np.savez_compressed
@@ -27,7 +28,13 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from cnn_lib.data import FILENAMES, SUBSET_PATH, SUBSET_SIZE, read_idx_file  # noqa: E402
+from cnn_lib.data import (  # noqa: E402
+    FILENAMES,
+    SUBSET_PATH,
+    SUBSET_SIZE,
+    MNISTDataError,
+    read_idx_file,
+)
 
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip file can hold
 
@@ -59,14 +66,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "mnist_dir",
         nargs="?",
-        default=os.environ.get("MNIST_DIR") or str(REPO_ROOT.parent / "shared" / "data" / "mnist"),
-        help="folder holding the four MNIST .gz files (default: $MNIST_DIR or ../shared/data/mnist)",
+        default=os.environ.get("MNIST_DIR") or None,
+        metavar="MNIST_FOLDER",
+        help="folder holding the four MNIST .gz files (default: $MNIST_DIR)",
     )
     parser.add_argument("--out", default=str(SUBSET_PATH), help=f"output file (default: {SUBSET_PATH})")
     args = parser.parse_args(argv)
+    if args.mnist_dir is None:
+        parser.error(
+            "expected the folder holding the four MNIST .gz files "
+            f"({', '.join(FILENAMES)}): give it as MNIST_FOLDER or set MNIST_DIR"
+        )
 
     folder = Path(args.mnist_dir)
-    train_x, train_y, test_x, test_y = (read_idx_file(folder / name) for name in FILENAMES)
+    try:
+        train_x, train_y, test_x, test_y = (read_idx_file(folder / name) for name in FILENAMES)
+    except (MNISTDataError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     n = SUBSET_SIZE
     arrays = {
         "train_images": train_x[:n],
