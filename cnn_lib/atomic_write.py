@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
-import tempfile
 import threading
 from pathlib import Path
 from typing import IO, Iterator
@@ -51,12 +51,14 @@ def atomic_write(path: str | os.PathLike) -> Iterator[IO[bytes]]:
         with atomic_write("weights.npz") as file:
             np.savez(file, **arrays)
 
-    The temporary file is ``<path>.<random>.part`` in the same folder. On an
+    The temporary file is ``<path>.<random>.part`` in the same folder, created
+    with the usual permissions (0666 less the umask, as ``open`` gives). On an
     exception, SIGINT or SIGTERM it is removed and the error goes on (SIGTERM
     as ``Terminated``, after which the process should exit).
     """
     path = Path(path)
-    descriptor, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=TEMPORARY_SUFFIX, dir=path.parent)
+    temporary = path.with_name(f"{path.name}.{secrets.token_hex(4)}{TEMPORARY_SUFFIX}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with _sigterm_raises():
             with os.fdopen(descriptor, "wb") as file:

@@ -19,7 +19,6 @@ import argparse
 import io
 import os
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from cnn_lib.atomic_write import atomic_write  # noqa: E402
 from cnn_lib.data import (  # noqa: E402
     FILENAMES,
     SUBSET_PATH,
@@ -41,24 +41,16 @@ FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip file can hold
 
 def write_npz_deterministic(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write ``arrays`` as a compressed .npz (readable by np.load) with fixed
-    timestamps and order, atomically (temporary file, then os.replace)."""
+    timestamps and order, complete or not at all (``atomic_write``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w") as zf:
-            for key, arr in arrays.items():
-                buf = io.BytesIO()
-                np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
-                info = zipfile.ZipInfo(f"{key}.npy", date_time=FIXED_DATE)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                zf.writestr(info, buf.getvalue(), compresslevel=9)
-        os.chmod(tmp, 0o644)  # mkstemp creates owner-only files
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(path) as file, zipfile.ZipFile(file, "w") as zf:
+        for key, arr in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=FIXED_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, buf.getvalue(), compresslevel=9)
 
 
 def main(argv: list[str] | None = None) -> int:
