@@ -481,6 +481,7 @@ def load_full(
     cache_dir: str | os.PathLike | None = None,
     mirrors: Sequence[str] | None = None,
     timeout: float | None = 30,
+    subset_hint: str | None = None,
 ) -> Arrays:
     """Load the full MNIST dataset, downloading it into the cache if needed.
 
@@ -566,7 +567,8 @@ def _check_size(value: int | None, available: int, what: str) -> int:
 
 
 def load_mnist(
-    data: str = "subset", train_size: int | None = None, test_size: int | None = None
+    data: str = "subset", train_size: int | None = None, test_size: int | None = None,
+    subset_hint: str | None = None,
 ) -> Arrays:
     """Load MNIST and keep the first ``train_size`` / ``test_size`` images.
 
