@@ -18,6 +18,9 @@ maps MNIST digits to the probabilities of the 10 classes and has:
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import numpy as np
 
 
@@ -69,3 +72,23 @@ def require_finite_training(model: Model, loss: float, where: str, lr: float) ->
             f"training diverged at {where}: {' and '.join(bad)} became NaN or infinite "
             f"(learning rate {lr:g}). Try a smaller learning rate; nothing was saved."
         )
+
+
+@contextlib.contextmanager
+def divergence_raises(where: str, lr: float) -> Iterator[None]:
+    """Run one training step with NumPy's overflow, division by zero and invalid value raising,
+    and turn them into ``TrainingDiverged``.
+
+    After a too-large step the weights can still be finite but so large that the next step
+    overflows (float32 scores become infinite, or the true digit's probability rounds to 0 and
+    ``-ln 0`` is infinite). Without this, that step stops with a ``ValueError`` deep inside a
+    layer ("d_L_d_out contains NaN") instead of saying that training diverged.
+    """
+    try:
+        with np.errstate(over="raise", divide="raise", invalid="raise"):
+            yield
+    except FloatingPointError as error:
+        raise TrainingDiverged(
+            f"training diverged at {where}: {error} (learning rate {lr:g}). "
+            "Try a smaller learning rate; nothing was saved."
+        ) from None

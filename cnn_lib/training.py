@@ -10,7 +10,7 @@ import numpy as np
 
 from .digits import require_dataset
 from .evaluation import Evaluation, evaluate
-from .model import require_finite_training
+from .model import divergence_raises, require_finite_training
 from .network import TutorialCNN
 from .require import require_count, require_learning_rate
 
@@ -89,8 +89,10 @@ def train_tutorial(
         loss = 0.0
         num_correct = 0
         for i, (im, label) in enumerate(zip(images, labels)):
-            l, acc = net.train(im, int(label), lr)
-            require_finite_training(net, l, f"epoch {epoch + 1}, step {i + 1}", lr)
+            where = f"epoch {epoch + 1}, step {i + 1}"
+            with divergence_raises(where, lr):
+                l, acc = net.train(im, int(label), lr)
+            require_finite_training(net, l, where, lr)
             history.step_loss[epoch, i], history.step_correct[epoch, i] = l, acc
             loss += l
             num_correct += acc

@@ -1,4 +1,8 @@
-"""The fast batched layers: equal to the loop layers, gradient-checked, float32 vs float64."""
+"""The fast batched layers: equal to the loop layers, the softmax loss, float32 vs float64, bad input.
+
+Their gradient checks and the layer protocol are checked with every other layer in test_protocol.py
+(which also shows that the check catches a wrong fast gradient).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,11 @@ import numpy as np
 import pytest
 
 from cnn_lib import Conv3x3, MaxPool2, Softmax
-from cnn_lib.fast_layers import Conv, Dense, Flatten, MaxPool2x2, ReLU, SoftmaxCrossEntropy
-from cnn_lib.gradcheck import numerical_gradient, rel_error
+from cnn_lib.fast import Conv, Dense, Flatten, MaxPool2x2, ReLU, softmax_cross_entropy
+from cnn_lib.gradcheck import check_function
 
 EXACT = 1e-10      # fast vs loop layers, float64
-TOLERANCE = 1e-7   # gradient checks, float64
+TOLERANCE = 1e-7   # gradient check, float64
 
 
 def rng(seed: int = 0) -> np.random.Generator:
@@ -92,104 +96,63 @@ def test_dense_softmax_cross_entropy_equals_softmax_per_image_and_batch_mean():
     dense = Dense(18, 10, rng(9), np.float64)
     dense.biases[:] = loop.biases
     np.testing.assert_array_equal(dense.weights, loop.weights)
-    loss_layer = SoftmaxCrossEntropy()
     X = rng(11).standard_normal((4, 3, 3, 2))
     labels = np.array([3, 0, 9, 3])
 
     flat = Flatten()
-    loss = loss_layer.forward(dense.forward(flat.forward(X)), labels)
-    d_input = flat.backward(dense.backward(loss_layer.backward()))
+    loss, d_L_d_scores, probabilities = softmax_cross_entropy(dense.forward(flat.forward(X)), labels)
+    d_input = flat.backward(dense.backward(d_L_d_scores))
 
     losses, sum_w, sum_b = [], np.zeros_like(loop.weights), np.zeros_like(loop.biases)
     for k in range(4):
         p = loop.forward(X[k])
-        np.testing.assert_allclose(loss_layer.probabilities[k], p, rtol=0, atol=EXACT)
+        np.testing.assert_allclose(probabilities[k], p, rtol=0, atol=EXACT)
         losses.append(-np.log(p[labels[k]]))
         d_L_d_out = np.zeros(10)
         d_L_d_out[labels[k]] = -1 / p[labels[k]]
         # the readable gradient is for one image's loss -ln p_c; the batch loss is the mean
         np.testing.assert_allclose(loop.backward(d_L_d_out) / 4, d_input[k], rtol=0, atol=EXACT)
-        sum_w += loop.d_L_d_w
-        sum_b += loop.d_L_d_b
+        sum_w += loop.d_L_d_weights
+        sum_b += loop.d_L_d_biases
     assert loss == pytest.approx(np.mean(losses), abs=EXACT)
     np.testing.assert_allclose(dense.d_L_d_weights, sum_w / 4, rtol=0, atol=EXACT)
     np.testing.assert_allclose(dense.d_L_d_biases, sum_b / 4, rtol=0, atol=EXACT)
 
 
-# --- gradient checks ------------------------------------------------------------------------
-
-def check_layer(layer, X, seed=0, h=1e-5):
-    """Relative errors of d_L_d_input and every parameter gradient, for L = sum(forward(X) * G)."""
-    G = rng(seed + 100).standard_normal(layer.forward(X).shape)
-
-    def loss(_=None):
-        return float(np.sum(layer.forward(X) * G))
-
-    errors = {"input": rel_error(_backward(layer, X, G), numerical_gradient(loss, X, h))}
-    for name, param in layer.params().items():
-        numeric = numerical_gradient(loss, param, h)
-        _backward(layer, X, G)
-        errors[name] = rel_error(layer.grads()[name], numeric)
-    return errors
-
-
-def _backward(layer, X, G):
-    layer.forward(X)
-    return layer.backward(G)
-
-
-@pytest.mark.parametrize("seed", range(2))
-@pytest.mark.parametrize("in_channels, num_filters, k", [(1, 3, 3), (3, 2, 3), (2, 4, 5), (2, 2, 1)])
-def test_conv_gradients(seed, in_channels, num_filters, k):
-    conv = Conv(in_channels, num_filters, k, rng(seed), np.float64, init="he")
-    conv.biases[:] = rng(seed + 1).standard_normal(num_filters)
-    X = rng(seed + 2).standard_normal((2, k + 3, k + 2, in_channels))
-    errors = check_layer(conv, X, seed)
-    assert set(errors) == {"input", "filters", "biases"}
-    assert max(errors.values()) < TOLERANCE, errors
-
-
-@pytest.mark.parametrize("seed", range(3))
-def test_maxpool_relu_flatten_gradients_without_ties(seed):
-    X = rng(seed).standard_normal((2, 4, 6, 3))  # continuous values: no ties, no zeros
-    for layer in (MaxPool2x2(), MaxPool2x2(ties="all"), ReLU(), Flatten()):
-        assert check_layer(layer, X, seed)["input"] < TOLERANCE, layer
-
-
-@pytest.mark.parametrize("seed", range(3))
-def test_dense_gradients(seed):
-    dense = Dense(7, 5, rng(seed), np.float64, init="he")
-    dense.biases[:] = rng(seed + 1).standard_normal(5)
-    errors = check_layer(dense, rng(seed + 2).standard_normal((3, 7)), seed)
-    assert set(errors) == {"input", "weights", "biases"}
-    assert max(errors.values()) < TOLERANCE, errors
-
+# --- the softmax cross-entropy loss ---------------------------------------------------------------
 
 @pytest.mark.parametrize("seed", range(3))
 def test_softmax_cross_entropy_gradient_and_stability(seed):
-    layer = SoftmaxCrossEntropy()
     scores = rng(seed).standard_normal((5, 10))  # moderate scores: no tiny gradients lost to round-off
     labels = rng(seed + 1).integers(0, 10, 5)
-    layer.forward(scores, labels)
-    analytic = layer.backward()
-    numeric = numerical_gradient(lambda s: layer.forward(s, labels), scores)
-    assert rel_error(analytic, numeric) < TOLERANCE
-    layer.forward(scores, labels)
-    p = layer.probabilities
-    np.testing.assert_allclose(analytic, (p - np.eye(10)[labels]) / 5, atol=1e-15)
-    huge = SoftmaxCrossEntropy().forward(np.array([[1000.0, -1000.0, 999.0]]), np.array([2]))
+    loss, d_L_d_scores, p = softmax_cross_entropy(scores, labels)
+    # the loss is a scalar, so its "upstream gradient" is 1
+    assert check_function(lambda s: np.array(softmax_cross_entropy(s, labels)[0]), scores, 1.0,
+                          d_L_d_scores) < TOLERANCE
+    np.testing.assert_allclose(d_L_d_scores, (p - np.eye(10)[labels]) / 5, atol=1e-15)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    assert loss == pytest.approx(-np.mean(np.log(p[np.arange(5), labels])))
+    huge, _, p_huge = softmax_cross_entropy(np.array([[1000.0, -1000.0, 999.0]]), np.array([2]))
     assert huge == pytest.approx(np.log(1 + np.e), rel=1e-12)
+    assert np.all(np.isfinite(p_huge))
 
 
-def test_gradient_check_catches_a_wrong_fast_gradient():
-    class Wrong(Conv):
-        def backward(self, d_L_d_out):
-            super().backward(d_L_d_out)
-            self.d_L_d_filters = self.d_L_d_filters * 1.01
-            return super().backward(d_L_d_out) if False else np.zeros(self.cache[0])
+def test_softmax_cross_entropy_is_a_function_without_state():
+    """Issue 9: the old SoftmaxCrossEntropy layer kept the last batch's probabilities for its
+    backward, so an evaluation in between overwrote them. The function returns all it computes."""
+    scores, labels = rng(0).standard_normal((3, 10)), np.array([1, 2, 3])
+    first = softmax_cross_entropy(scores, labels)
+    softmax_cross_entropy(rng(1).standard_normal((7, 10)), rng(2).integers(0, 10, 7))
+    again = softmax_cross_entropy(scores, labels)
+    assert first[0] == again[0]
+    for a, b in zip(first[1:], again[1:]):
+        np.testing.assert_array_equal(a, b)
 
-    errors = check_layer(Wrong(1, 2, 3, rng(0), bias=False), rng(1).standard_normal((1, 5, 5, 1)))
-    assert errors["input"] > 0.5 and errors["filters"] > 1e-3
+
+def test_softmax_cross_entropy_keeps_float32():
+    scores = rng(0).standard_normal((2, 10)).astype(np.float32)
+    loss, d_L_d_scores, p = softmax_cross_entropy(scores, np.array([0, 9]))
+    assert d_L_d_scores.dtype == p.dtype == np.float32 and isinstance(loss, float)
 
 
 # --- float32 -------------------------------------------------------------------------------
@@ -211,6 +174,7 @@ def test_float32_layers_match_float64():
         for layer in reversed(stack):
             gradient = layer.backward(gradient)
         assert gradient.dtype == dtype
+        assert all(g.dtype == dtype for layer in stack for g in layer.grads().values())
         outs[dtype] = (out, gradient, stack[0].d_L_d_filters)
     for a, b in zip(outs[np.float32], outs[np.float64]):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
@@ -234,10 +198,12 @@ def test_shapes_and_he_initialisation():
 @pytest.mark.parametrize(
     "layer, value, message",
     [
-        (Conv(1, 2), np.zeros((28, 28)), r"4 dimensions .*add the batch axis"),
+        (Conv(1, 2), np.zeros((28, 28, 1)), r"4 dimensions .*add the batch axis with X\[np.newaxis\]"),
+        (Conv(1, 2), np.zeros((28, 28)), r"4 dimensions .*got shape \(28, 28\)"),
+        (Conv(1, 2), np.full((1, 3, 3, 1), np.nan), r"NaN or infinite"),
         (Conv(3, 2), np.zeros((1, 5, 5, 1)), r"3 input channel"),
         (Conv(1, 2, 5), np.zeros((1, 4, 9, 1)), r"at least 5x5"),
-        (MaxPool2x2(), np.zeros((1, 5, 4, 2)), r"even, non-zero height and width"),
+        (MaxPool2x2(), np.zeros((1, 5, 4, 2)), r"even height and width"),
         (Dense(10, 3), np.zeros((2, 9)), r"input_len = 10"),
         (Conv(1, 2), np.array([[[["a"]]]]), r"numeric array"),
     ],
@@ -255,7 +221,7 @@ def test_backward_before_forward_and_wrong_shapes():
     with pytest.raises(ValueError, match=r"\(1, 2, 2, 1\), but got \(1, 2, 2, 2\)"):
         pool.backward(np.zeros((1, 2, 2, 2)))
     with pytest.raises(ValueError, match="labels must be"):
-        SoftmaxCrossEntropy().forward(np.zeros((2, 10)), np.array([1, 10]))
+        softmax_cross_entropy(np.zeros((2, 10)), np.array([1, 10]))
     for bad in (0, -1, 2.5):
         with pytest.raises(ValueError, match="positive integer"):
             Conv(1, bad)

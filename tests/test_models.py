@@ -1,18 +1,18 @@
-"""Fast models: the tutorial's trajectory, optimisers, fit/evaluate, checkpoints, CLI and bench."""
+"""Fast models (cnn_lib.fast): the tutorial's network from fast layers, fit, train_on_batch, evaluate.
+
+The model protocol and gradient checks of every model are in test_protocol.py, checkpoints in
+test_checkpoint.py, optimisers and schedules in test_optim.py, the command line in test_cli.py.
+"""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import warnings
 
 import numpy as np
 import pytest
 
-from cnn_lib import TutorialCNN, load_checkpoint, save_checkpoint, train_tutorial
-from cnn_lib.checkpoint import CheckpointError
-from cnn_lib.data import load_subset
-from cnn_lib.models import deep_model, evaluate, fit, preprocess_batch, train_step, tutorial_model
-from cnn_lib.optim import SGD, Adam, Momentum, make_optimizer
+from cnn_lib import TrainingDiverged, TutorialCNN, evaluate, load_subset, train_tutorial
+from cnn_lib.fast import SGD, Adam, Sequential, deep_model, fit, train_on_batch, tutorial_model
 
 
 @pytest.fixture(scope="module")
@@ -20,18 +20,44 @@ def subset():
     return load_subset()
 
 
-# --- the tutorial network from fast layers ----------------------------------------------------
+# --- the tutorial's network from fast layers --------------------------------------------------
 
 def test_tutorial_model_starts_with_tutorialcnn_weights():
     net, model = TutorialCNN(np.random.default_rng(3)), tutorial_model(np.random.default_rng(3))
     np.testing.assert_array_equal(model.layers[0].filters[..., 0], net.conv.filters)
     np.testing.assert_array_equal(model.layers[3].weights, net.softmax.weights)
-    assert set(model.params()) == {"0.filters", "3.weights", "3.biases"}
+    assert list(model.params()) == ["0.filters", "3.weights", "3.biases"]
+    assert list(net.params()) == ["conv.filters", "softmax.weights", "softmax.biases"]
+
+
+def test_batch_gradient_is_the_mean_of_per_image_gradients(subset):
+    """Both models' loss_and_grads: the mean loss and the mean of the per-image gradients."""
+    images, labels = subset[0][:5], subset[1][:5]
+    net, model = TutorialCNN(np.random.default_rng(1)), tutorial_model(np.random.default_rng(1))
+    losses, sums = [], {"filters": 0, "weights": 0, "biases": 0}
+    for image, label in zip(images, labels):
+        out, loss, _ = net.forward(image, int(label))
+        net.backward(out, int(label))
+        losses.append(loss)
+        sums["filters"] = sums["filters"] + net.conv.d_L_d_filters
+        sums["weights"] = sums["weights"] + net.softmax.d_L_d_weights
+        sums["biases"] = sums["biases"] + net.softmax.d_L_d_biases
+
+    fast_loss, fast_probabilities = model.loss_and_grads(images, labels)
+    loop_loss, loop_probabilities = net.loss_and_grads(images, labels)
+    for loss, grads, filters in ((fast_loss, model.grads(), "0.filters"), (loop_loss, net.grads(), "conv.filters")):
+        assert loss == pytest.approx(np.mean(losses), abs=1e-12)
+        np.testing.assert_allclose(grads[filters].reshape(sums["filters"].shape), sums["filters"] / 5, atol=1e-10)
+    np.testing.assert_allclose(model.grads()["3.weights"], sums["weights"] / 5, atol=1e-10)
+    np.testing.assert_allclose(net.grads()["softmax.weights"], sums["weights"] / 5, atol=1e-10)
+    np.testing.assert_allclose(model.grads()["3.biases"], sums["biases"] / 5, atol=1e-10)
+    np.testing.assert_allclose(net.grads()["softmax.biases"], sums["biases"] / 5, atol=1e-10)
+    np.testing.assert_allclose(fast_probabilities, loop_probabilities, atol=1e-12)
 
 
 def test_batch_1_sgd_follows_the_tutorials_training_trajectory(subset):
     """fit(batch 1, SGD 0.005) with the seed's generator = train_tutorial(seed), step by step."""
-    images, labels = subset[0][:150], subset[1][:150]
+    images, labels = subset[0][:50], subset[1][:50]
     net, history = train_tutorial(images, labels, num_epochs=2, lr=0.005, seed=7, log=None)
     rng = np.random.default_rng(7)
     model = tutorial_model(rng, np.float64)
@@ -43,190 +69,150 @@ def test_batch_1_sgd_follows_the_tutorials_training_trajectory(subset):
     np.testing.assert_allclose(fast.epoch_accuracy, history.epoch_accuracy, atol=1e-12)
 
 
-def test_batch_gradient_is_the_mean_of_per_image_gradients(subset):
-    images, labels = subset[0][:5], subset[1][:5].astype(int)
-    net, model = TutorialCNN(np.random.default_rng(1)), tutorial_model(np.random.default_rng(1))
-    model.loss_and_grads(preprocess_batch(images), labels)
-    sums = {"filters": 0, "weights": 0, "biases": 0}
-    for image, label in zip(images, labels):
-        out, _, _ = net.forward(image, int(label))
-        net.backward(out, int(label))
-        sums["filters"] = sums["filters"] + net.conv.d_L_d_filters
-        sums["weights"] = sums["weights"] + net.softmax.d_L_d_w
-        sums["biases"] = sums["biases"] + net.softmax.d_L_d_b
-    grads = model.grads()
-    np.testing.assert_allclose(grads["0.filters"][..., 0], sums["filters"] / 5, atol=1e-10)
-    np.testing.assert_allclose(grads["3.weights"], sums["weights"] / 5, atol=1e-10)
-    np.testing.assert_allclose(grads["3.biases"], sums["biases"] / 5, atol=1e-10)
+def test_the_tutorials_run_reaches_its_accuracy(subset):
+    """The tutorial's run (1k/1k images, 3 epochs, SGD lr 0.005, seed 0) lands near its 0.78
+    test accuracy (measured: 0.815, loss 0.554). It is run through its exact fast twin (the test
+    above: same steps to 1e-10), since train_tutorial's loop layers take about 2 minutes."""
+    rng = np.random.default_rng(0)   # what train_tutorial(seed=0) draws the weights and shuffles from
+    model = tutorial_model(rng, np.float64)
+    history = fit(model, subset[0], subset[1], batch_size=1, num_epochs=3, optimizer=SGD(0.005), rng=rng, log=None)
+    result = evaluate(model, subset[2], subset[3])
+    assert 0.70 <= result.accuracy <= 0.88
+    assert result.loss < 0.8
+    assert history.epoch_loss[-1] < history.epoch_loss[0]
 
 
-def test_deep_model_shapes_and_a_few_epochs_learn_the_subset(subset):
+def test_deep_model_shapes_and_a_few_epochs_learn(subset):
+    """(Its full-MNIST accuracy is the shipped network's, tested in test_pretrained.py.)"""
     train_images, train_labels, test_images, test_labels = subset
     model = deep_model(np.random.default_rng(0), np.float32)
     assert model.forward(np.zeros((2, 28, 28, 1), np.float32)).shape == (2, 10)
-    history = fit(model, train_images, train_labels, batch_size=32, num_epochs=3, optimizer=Adam(0.002),
-                  rng=np.random.default_rng(0), log=None)
+    assert model.num_params() == 16 * 25 + 16 + 32 * 16 * 25 + 32 + 512 * 128 + 128 + 128 * 10 + 10
+    history = fit(model, train_images[:300], train_labels[:300], batch_size=32, num_epochs=2,
+                  optimizer=Adam(0.002), rng=np.random.default_rng(0), log=None)
     assert history.epoch_loss[-1] < history.epoch_loss[0]
-    result = evaluate(model, test_images, test_labels)
-    assert result.accuracy > 0.85, result.accuracy
-    assert result.predictions.shape == (1000,) and result.probabilities.shape == (1000, 10)
+    result = evaluate(model, test_images[:300], test_labels[:300])
+    assert result.accuracy > 0.5, result.accuracy   # chance is 0.1
+    assert result.predictions.shape == (300,) and result.probabilities.shape == (300, 10)
 
 
-def test_fit_history_and_evaluate(subset):
+def test_evaluate_is_one_function_for_both_families(subset):
+    images, labels = subset[2][:20], subset[3][:20]
+    loop = evaluate(TutorialCNN(np.random.default_rng(4)), images, labels)
+    fast = evaluate(tutorial_model(np.random.default_rng(4)), images, labels)
+    np.testing.assert_allclose(loop.probabilities, fast.probabilities, atol=1e-12)
+    np.testing.assert_array_equal(loop.predictions, fast.predictions)
+    assert loop.loss == pytest.approx(fast.loss, abs=1e-12) and loop.accuracy == fast.accuracy
+    np.testing.assert_allclose(loop.losses, -np.log(loop.probabilities[np.arange(20), labels]))
+
+
+def test_predict_proba_in_batches_gives_the_same_numbers(subset):
+    model = tutorial_model(np.random.default_rng(0), np.float32)
+    # (equal up to float32 rounding: the matrix library may sum a batch of 7 in another order)
+    np.testing.assert_allclose(model.predict_proba(subset[0][:50], batch_size=7),
+                               model.predict_proba(subset[0][:50]), rtol=1e-6)
+    assert model.predict_proba(subset[0][:3]).dtype == np.float32
+
+
+def test_sequential_from_config_rebuilds_the_layers():
+    model = deep_model(np.random.default_rng(0), np.float64)
+    rebuilt = Sequential.from_config(model.config(), np.random.default_rng(5))
+    assert rebuilt.config() == model.config()
+    assert [type(layer) for layer in rebuilt.layers] == [type(layer) for layer in model.layers]
+    assert not np.array_equal(rebuilt.params()["0.filters"], model.params()["0.filters"])  # fresh weights
+
+
+# --- fit and train_on_batch --------------------------------------------------------------------
+
+def test_fit_history_and_progress(subset):
     images, labels = subset[0][:100], subset[1][:100]
     model = tutorial_model(np.random.default_rng(0), np.float32)
     lines, progress = [], []
     history = fit(model, images, labels, batch_size=32, num_epochs=2, optimizer=Adam(),
                   rng=np.random.default_rng(0), log=lines.append, on_batch=lambda e, done: progress.append((e, done)))
     assert len(history.batch_loss) == 8 and len(history.epoch_loss) == 2   # 32+32+32+4 per epoch
-    assert progress[:4] == [(0, 32), (0, 64), (0, 96), (0, 100)]
-    assert lines[0].startswith("Epoch 1/2: training loss ") and "images/s" in lines[0]
+    assert progress[:4] == [(0, 32), (0, 64), (0, 96), (0, 100)] and progress[-1] == (1, 100)
+    assert len(lines) == 2
+    assert lines[0].startswith("Epoch 1/2: training loss ") and "lr 0.001" in lines[0] and "images/s" in lines[0]
     assert history.images == 200 and history.images_per_second > 0
-    result = evaluate(model, images, labels, batch_size=30)
+    assert history.epoch_loss[0] == pytest.approx(np.average(history.batch_loss[:4], weights=[32, 32, 32, 4]))
+    result = evaluate(model, images, labels)
     assert 0 <= result.accuracy <= 1 and np.isfinite(result.loss)
     untrained = evaluate(tutorial_model(np.random.default_rng(0)), images, labels)
     assert untrained.loss == pytest.approx(np.log(10), abs=0.05)
-    with pytest.raises(ValueError, match="batch_size"):
-        fit(model, images, labels, batch_size=0)
-    with pytest.raises(ValueError, match="labels must be digits"):
+
+
+def test_fit_checks_its_arguments(subset):
+    model, images, labels = tutorial_model(np.random.default_rng(0)), subset[0][:8], subset[1][:8]
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        fit(model, images, labels, batch_size=0, log=None)
+    with pytest.raises(ValueError, match="num_epochs must be a whole number >= 0"):
+        fit(model, images, labels, num_epochs=-1, log=None)
+    with pytest.raises(ValueError, match="training labels must be digits"):
         fit(model, images, labels + 10, log=None)
+    with pytest.raises(ValueError, match="pixel values 0..255"):
+        fit(model, images / 255.0 - 0.5, labels, log=None)
 
 
-# --- optimisers against hand-computed updates -------------------------------------------------
-
-def test_sgd_momentum_and_adam_updates_by_hand():
-    g = np.array([0.5, -2.0])
-    w = np.array([1.0, 1.0])
-    SGD(0.1).step({"w": w}, {"w": g})
-    np.testing.assert_allclose(w, [0.95, 1.2])
-
-    w = np.array([1.0, 1.0])
-    momentum = Momentum(lr=0.1, momentum=0.9)
-    momentum.step({"w": w}, {"w": g})          # v = -0.1 g = [-0.05, 0.2]
-    np.testing.assert_allclose(w, [0.95, 1.2])
-    momentum.step({"w": w}, {"w": g})          # v = 0.9 v - 0.1 g = [-0.095, 0.38]
-    np.testing.assert_allclose(w, [0.855, 1.58])
-
-    w = np.array([1.0, 1.0])
-    adam = Adam(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8)
-    adam.step({"w": w}, {"w": g})              # m_hat = g, v_hat = g^2: step = lr * sign(g)
-    w1 = 1.0 - 0.01 * g / (np.abs(g) + 1e-8)
-    np.testing.assert_allclose(w, w1, rtol=1e-14)
-    np.testing.assert_allclose(w, [0.99, 1.01], rtol=1e-7)
-    adam.step({"w": w}, {"w": 2 * g})
-    m = 0.9 * 0.1 * g + 0.1 * 2 * g
-    v = 0.999 * 0.001 * g ** 2 + 0.001 * (2 * g) ** 2
-    m_hat, v_hat = m / (1 - 0.9 ** 2), v / (1 - 0.999 ** 2)
-    np.testing.assert_allclose(w, w1 - 0.01 * m_hat / (np.sqrt(v_hat) + 1e-8), rtol=1e-12)
+def test_fit_with_zero_epochs_trains_nothing_and_reports_no_speed(subset):
+    """Issue 9: fit(num_epochs=0) reported a training speed (0 images/s, and nan when no time had
+    passed) for a run that trained nothing. Now it logs nothing and has no speed."""
+    model = tutorial_model(np.random.default_rng(0))
+    before = {name: value.copy() for name, value in model.params().items()}
+    lines = []
+    history = fit(model, subset[0][:10], subset[1][:10], num_epochs=0, log=lines.append)
+    assert lines == []
+    assert history.images == 0 and history.images_per_second is None
+    assert history.epoch_loss == [] and history.epoch_lr == []
+    for name, value in model.params().items():
+        np.testing.assert_array_equal(value, before[name])
 
 
-def test_optimizers_update_in_place_and_check_their_input():
-    w32 = np.ones(3, np.float32)
-    Adam().step({"w": w32}, {"w": np.ones(3, np.float32)})
-    assert w32.dtype == np.float32 and np.all(w32 < 1)
-    with pytest.raises(ValueError, match="same names"):
-        SGD().step({"a": w32}, {"b": w32})
-    with pytest.raises(ValueError, match="shape"):
-        SGD().step({"a": w32}, {"a": np.ones(2)})
-    with pytest.raises(ValueError, match="lr"):
-        SGD(-1)
-    with pytest.raises(ValueError, match="optimizer must be one of"):
-        make_optimizer("rmsprop")
-    assert isinstance(make_optimizer("momentum"), Momentum)
-
-
-# --- checkpoints of any Sequential --------------------------------------------------------------
-
-@pytest.mark.parametrize("make, dtype", [(tutorial_model, np.float64), (deep_model, np.float32)])
-def test_sequential_checkpoint_round_trip_is_exact(tmp_path, subset, make, dtype):
-    model = make(np.random.default_rng(0), dtype)
-    fit(model, subset[0][:64], subset[1][:64], batch_size=32, optimizer=Adam(), rng=np.random.default_rng(0), log=None)
-    path = save_checkpoint(model, tmp_path / "model.npz")
-    into = load_checkpoint(path, make(np.random.default_rng(1), dtype))
-    by_name = load_checkpoint(path)
-    for loaded in (into, by_name):
-        assert loaded.params().keys() == model.params().keys()
-        for name, value in model.params().items():
-            assert loaded.params()[name].dtype == value.dtype
-            np.testing.assert_array_equal(loaded.params()[name], value)
-
-
-def test_sequential_checkpoint_errors(tmp_path):
-    tutorial = tutorial_model(np.random.default_rng(0))
-    path = save_checkpoint(tutorial, tmp_path / "tutorial.npz")
-    with pytest.raises(CheckpointError, match="does not fit this model"):
-        load_checkpoint(path, deep_model(np.random.default_rng(0)))
-    with pytest.raises(CheckpointError, match="not a TutorialCNN"):
-        load_checkpoint(path, TutorialCNN(np.random.default_rng(0)))
-    loop = save_checkpoint(TutorialCNN(np.random.default_rng(0)), tmp_path / "loop.npz")
-    with pytest.raises(CheckpointError, match="is not a cnn-from-scratch/Sequential/v1 checkpoint"):
-        load_checkpoint(loop, tutorial)
-    wrong = tmp_path / "wrong.npz"
-    arrays = {name: value for name, value in tutorial.params().items()}
-    arrays["3.weights"] = np.zeros((100, 10))
-    np.savez(wrong, format=np.array("cnn-from-scratch/Sequential/v1"), model=np.array("tutorial"), **arrays)
-    with pytest.raises(CheckpointError, match=r"'3.weights' should be a finite float array of shape \(1352, 10\)"):
-        load_checkpoint(wrong, tutorial)
-    truncated = tmp_path / "truncated.npz"
-    truncated.write_bytes(path.read_bytes()[:300])
-    with pytest.raises(CheckpointError, match="damaged or truncated"):
-        load_checkpoint(truncated, tutorial)
-
-
-# --- command line -------------------------------------------------------------------------------
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cnn_lib", *args], capture_output=True, text=True, timeout=300)
-
-
-@pytest.mark.parametrize("model", ["tutorial", "deep"])
-def test_cli_fast_training_of_each_model_saves_and_loads(tmp_path, model):
-    checkpoint = tmp_path / f"{model}.npz"
-    result = run_cli("train", "--batch-size", "32", "--model", model, "--optimizer", "adam", "--epochs", "1",
-                     "--train-size", "200", "--test-size", "100", "--save", str(checkpoint), "--progress")
-    assert result.returncode == 0, result.stderr
-    assert f"Fast {model} model" in result.stdout
-    assert "Epoch 1/1: training loss" in result.stdout
-    assert "Summary: 1 epoch(s) on 200 subset training images" in result.stdout
-    assert "images/s" in result.stderr  # the progress bar
-    accuracy = [line for line in result.stdout.splitlines() if line.startswith("Test Accuracy")]
-    assert len(accuracy) == 1 and checkpoint.is_file()
-    again = run_cli("train", "--batch-size", "32", "--model", model, "--epochs", "0", "--test-size", "100",
-                    "--load", str(checkpoint))
-    assert again.returncode == 0, again.stderr
-    assert accuracy == [line for line in again.stdout.splitlines() if line.startswith("Test Accuracy")]
-
-
-def test_cli_bench_quick_prints_one_table():
-    result = run_cli("bench", "--quick")
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
-    assert "cores" in out and "numpy" in out
-    header = [line for line in out.splitlines() if line.startswith("| what")]
-    assert len(header) == 1
-    for column in ("images/s", "vs loop", "vs PyTorch"):
-        assert column in header[0]
-    rows = [line for line in out.splitlines() if line.startswith("| ") and not line.startswith("| what")]
-    names = " ".join(rows)
-    for row in ("loop layers", "fast tutorial float32 batch 1", "fast tutorial float64 batch 64",
-                "fast tutorial float32 batch 64", "fast deep float32 batch 64"):
-        assert row in names, row
-    try:
-        import torch  # noqa: F401
-        assert "PyTorch" in names
-    except ImportError:
-        assert "PyTorch is not installed" in out
-
-
-def test_fit_decays_the_learning_rate_each_epoch():
-    from cnn_lib.data import load_subset
-    from cnn_lib.models import fit, tutorial_model
-    from cnn_lib.optim import SGD
-
-    images, labels, _, _ = load_subset()
+def test_train_on_batch_reports_before_the_update_and_takes_one_step(subset):
+    images, labels = subset[0][:16], subset[1][:16]
+    model = tutorial_model(np.random.default_rng(0))
+    twin = tutorial_model(np.random.default_rng(0))
+    loss, probabilities = twin.loss_and_grads(images, labels)
+    expected = {name: value - 0.3 * twin.grads()[name] for name, value in twin.params().items()}
     optimizer = SGD(0.1)
-    fit(tutorial_model(np.random.default_rng(0), np.float32), images[:64], labels[:64], batch_size=32,
-        num_epochs=3, optimizer=optimizer, log=None, lr_decay=0.5)
-    assert optimizer.lr == pytest.approx(0.1 * 0.5 ** 3)
-    with pytest.raises(ValueError, match=r"lr_decay must be in \(0, 1\]"):
-        fit(tutorial_model(np.random.default_rng(0)), images[:8], labels[:8], lr_decay=1.5, log=None)
+    assert train_on_batch(model, images, labels, optimizer, lr=0.3) == (
+        pytest.approx(loss, abs=1e-15), int(np.sum(np.argmax(probabilities, axis=1) == labels)))
+    for name, value in model.params().items():
+        np.testing.assert_allclose(value, expected[name], rtol=1e-14, atol=1e-16)
+    assert optimizer.lr == 0.1
+
+
+def test_evaluating_between_loss_and_grads_and_the_step_changes_nothing(subset):
+    """Issue 9: evaluating in the middle of a training step must not change what the step uses.
+    The old loss layer kept the last batch in its state, which an evaluation overwrote; now the
+    loss is a function and evaluate changes no weight and no gradient."""
+    images, labels = subset[0][:16], subset[1][:16]
+    model = deep_model(np.random.default_rng(0), np.float64)
+    twin = deep_model(np.random.default_rng(0), np.float64)
+    loss, probabilities = model.loss_and_grads(images, labels)
+    twin.loss_and_grads(images, labels)
+    kept_probabilities = probabilities.copy()
+    before = {name: value.copy() for name, value in model.params().items()}
+
+    evaluate(model, subset[2][:50], subset[3][:50])   # another batch, another size
+
+    for name, gradient in model.grads().items():
+        np.testing.assert_array_equal(gradient, twin.grads()[name])
+    for name, value in model.params().items():
+        np.testing.assert_array_equal(value, before[name])
+    np.testing.assert_array_equal(probabilities, kept_probabilities)
+    SGD(0.1).step(model.params(), model.grads())
+    SGD(0.1).step(twin.params(), twin.grads())
+    for name, value in model.params().items():
+        np.testing.assert_array_equal(value, twin.params()[name])
+
+
+def test_a_diverging_fit_raises_training_diverged(subset):
+    """A float32 model with lr 1e9 overflows on a later batch: TrainingDiverged names the batch and
+    the learning rate (it used to stop with a ValueError about NaN scores, after NumPy warnings)."""
+    model = tutorial_model(np.random.default_rng(0), np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(TrainingDiverged, match=r"epoch 1, images \d+-\d+: .*learning rate 1e\+09"):
+            fit(model, subset[0][:200], subset[1][:200], batch_size=8, optimizer=SGD(1e9),
+                rng=np.random.default_rng(0), log=None)

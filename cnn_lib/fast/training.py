@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 
 from ..digits import require_dataset
-from ..model import require_finite_training
+from ..model import divergence_raises, require_finite_training
 from ..require import require_count, require_positive_int
 from .optim import SGD, ExponentialDecay, Optimizer
 
@@ -84,8 +84,10 @@ def fit(model, images: np.ndarray, labels: np.ndarray, batch_size: int = 64, num
         total_loss, total_correct = 0.0, 0
         for begin in range(0, n, batch_size):
             batch = permutation[begin:begin + batch_size]
-            loss, correct = train_on_batch(model, images[batch], labels[batch], optimizer, lr)
-            require_finite_training(model, loss, f"epoch {epoch + 1}, images {begin + 1}-{begin + len(batch)}", lr)
+            where = f"epoch {epoch + 1}, images {begin + 1}-{begin + len(batch)}"
+            with divergence_raises(where, lr):
+                loss, correct = train_on_batch(model, images[batch], labels[batch], optimizer, lr)
+            require_finite_training(model, loss, where, lr)
             history.batch_loss.append(loss)
             history.batch_accuracy.append(correct / len(batch))
             total_loss += loss * len(batch)
