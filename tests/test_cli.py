@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 import cnn_lib.cli.train
-from cnn_lib import TutorialCNN, save_checkpoint
+from cnn_lib import TutorialCNN, load_checkpoint, load_subset, save_checkpoint, train_tutorial
 from cnn_lib.cli import EXIT_INTERRUPTED, EXIT_USER_ERROR, main
-from cnn_lib.fast import tutorial_model
+from cnn_lib.fast import Recipe, run_recipe, tutorial_model
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TRAINING_OUTPUT = ("MNIST CNN initialized!", "Fast ", "Epoch", "Test Accuracy")
@@ -31,6 +31,12 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, **(env or {}), "PYTHONPATH": str(REPO_ROOT)}
     return subprocess.run([sys.executable, "-m", "cnn_lib", *args], capture_output=True, text=True,
                           cwd=REPO_ROOT, env=env, timeout=300)
+
+
+def assert_same_weights(model, expected) -> None:
+    assert model.config() == expected.config()
+    for name, value in expected.params().items():
+        assert np.array_equal(model.params()[name], value), name
 
 
 def run_main(capsys, *args: str) -> tuple[int, str, str]:
@@ -67,6 +73,9 @@ def test_loop_run_trains_saves_and_loads(tmp_path):
     assert "Summary: 1 epoch(s) on 100 subset training images, lr 0.005, seed 1" in first.stdout
     assert f"Saved the weights to {checkpoint}" in first.stdout
     assert checkpoint.is_file() and not list(tmp_path.glob("*.part"))
+    train_images, train_labels, _, _ = load_subset()   # the command ran train_tutorial with its seed
+    assert_same_weights(load_checkpoint(checkpoint),
+                        train_tutorial(train_images[:100], train_labels[:100], num_epochs=1, seed=1, log=None)[0])
 
     evaluated = run_cli("train", "--epochs", "0", "--test-size", "50", "--load", str(checkpoint))
     assert evaluated.returncode == 0, evaluated.stderr
@@ -78,7 +87,7 @@ def test_loop_run_trains_saves_and_loads(tmp_path):
 def test_fast_run_of_each_model_trains_saves_and_loads(tmp_path, model):
     checkpoint = tmp_path / f"{model}.npz"
     result = run_cli("train", "--batch-size", "32", "--model", model, "--optimizer", "adam", "--epochs", "1",
-                     "--train-size", "200", "--test-size", "100", "--save", str(checkpoint), "--progress")
+                     "--train-size", "200", "--test-size", "100", "--seed", "3", "--save", str(checkpoint), "--progress")
     assert result.returncode == 0, result.stderr
     assert f"Fast {model} model" in result.stdout and "adam lr 0.001" in result.stdout
     assert "Epoch 1/1: training loss" in result.stdout
@@ -86,6 +95,11 @@ def test_fast_run_of_each_model_trains_saves_and_loads(tmp_path, model):
     assert "img/s" in result.stderr  # the progress bar
     accuracy = [line for line in result.stdout.splitlines() if line.startswith("Test Accuracy")]
     assert len(accuracy) == 1 and checkpoint.is_file()
+    # the command line runs the recipe its options describe: the same weights as run_recipe
+    recipe = Recipe(model=model, optimizer="adam", num_epochs=1, batch_size=32, seed=3)
+    assert recipe.command("subset") in result.stdout
+    train_images, train_labels, _, _ = load_subset()
+    assert_same_weights(load_checkpoint(checkpoint), run_recipe(recipe, train_images[:200], train_labels[:200])[0])
     again = run_cli("train", "--model", model, "--epochs", "0", "--test-size", "100", "--load", str(checkpoint))
     assert again.returncode == 0, again.stderr
     assert accuracy == [line for line in again.stdout.splitlines() if line.startswith("Test Accuracy")]

@@ -80,16 +80,6 @@ def test_maxpool_equals_maxpool2_with_ties(ties):
         np.testing.assert_array_equal(loop.backward(G[k]), d_input[k])
 
 
-def test_maxpool_first_tie_rule_on_a_tied_window():
-    x = np.full((1, 2, 4, 1), -0.5)
-    x[0, 1, 3, 0] = 0.25
-    for ties, expected in (("first", [[2.0, 0, 0, 0], [0, 0, 0, 3.0]]),
-                           ("all", [[2.0, 2.0, 0, 0], [2.0, 2.0, 0, 3.0]])):
-        pool = MaxPool2x2(ties=ties)
-        pool.forward(x)
-        np.testing.assert_array_equal(pool.backward(np.array([[[[2.0], [3.0]]]]))[0, :, :, 0], expected)
-
-
 def test_dense_softmax_cross_entropy_equals_softmax_per_image_and_batch_mean():
     loop = Softmax(18, 10, rng(9))
     loop.biases[:] = rng(10).standard_normal(10)

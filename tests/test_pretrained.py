@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
 
-from cnn_lib import pretrained
-from cnn_lib.data import load_full
-from cnn_lib.models import evaluate
+from cnn_lib import evaluate, load_full, load_subset
+from cnn_lib.fast import ExponentialDecay, Sequential, run_recipe
+from cnn_lib.pretrained import RECIPES, checkpoint_path, load_pretrained
 
-# The issue's bars: the tutorial's network >= 97.5%, the deeper one >= 99.0% on the 10,000 test images.
+# The issue's bars on full MNIST's 10,000 test images: the tutorial's network >= 97.5%, the
+# deeper one >= 99.0% (measured: 0.9806 and 0.9918).
 REQUIRED_ACCURACY = {"tutorial": 0.975, "deep": 0.990}
+
+# Offline, on the shipped subset's 1,000 test images. Measured: tutorial 0.976 (24 errors), deep
+# 0.991 (9 errors). A sample of 1,000 images measures an accuracy near 0.98 with a standard error
+# of about 0.004 (0.003 near 0.99), so each band is the full-MNIST bar above less about three
+# standard errors: a network meeting its bar passes, one that fell short by a point or more (or an
+# untrained one, ~0.1) does not.
+SUBSET_ACCURACY = {"tutorial": 0.96, "deep": 0.98}
 
 
 @pytest.fixture(scope="module")
@@ -20,39 +28,68 @@ def full_mnist(shared_mnist_dir):
     return load_full(mnist_dir=shared_mnist_dir)
 
 
-@pytest.mark.parametrize("name", sorted(pretrained.RECIPES))
+@pytest.mark.parametrize("name", sorted(RECIPES))
 def test_shipped_networks_load_with_their_records(name):
-    model, record = pretrained.load_pretrained(name)
-    assert model.name == pretrained.RECIPES[name].model
-    assert record["recipe"]["model"] == name
-    assert record["command"] == pretrained.RECIPES[name].command()
-    assert len(record["epoch_loss"]) == pretrained.RECIPES[name].num_epochs
-    assert record["test_accuracy"] >= REQUIRED_ACCURACY[name]
+    model, record = load_pretrained(name)
+    recipe = RECIPES[name]
+    assert isinstance(model, Sequential) and model.name == recipe.model
+    assert model.dtype == np.dtype(recipe.dtype)
+    assert record["recipe"] == asdict(recipe)
+    assert record["command"] == recipe.command()
+    assert len(record["epoch_loss"]) == len(record["epoch_accuracy"]) == recipe.num_epochs
+    assert checkpoint_path(name).is_file()
 
 
-@pytest.mark.parametrize("name", sorted(pretrained.RECIPES))
+@pytest.fixture(scope="module")
+def on_the_subset():
+    """Each shipped network evaluated on the subset's 1,000 test images (offline)."""
+    _, _, test_images, test_labels = load_subset()
+    return {name: evaluate(load_pretrained(name)[0], test_images, test_labels) for name in RECIPES}
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_shipped_networks_classify_the_shipped_test_images(name, on_the_subset):
+    """Offline: the shipped weights themselves, evaluated on the subset's 1,000 test images."""
+    result = on_the_subset[name]
+    assert result.accuracy >= SUBSET_ACCURACY[name], result.accuracy
+    assert result.loss < 0.1
+
+
+def test_the_deeper_network_is_the_better_one(on_the_subset):
+    assert on_the_subset["deep"].accuracy > on_the_subset["tutorial"].accuracy
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
 def test_shipped_networks_reach_the_required_test_accuracy(name, full_mnist):
+    """On full MNIST's test images, the accuracy the record states is the one measured."""
     _, _, test_images, test_labels = full_mnist
-    model, record = pretrained.load_pretrained(name)
+    model, record = load_pretrained(name)
     accuracy = evaluate(model, test_images, test_labels).accuracy
     assert accuracy == record["test_accuracy"]
     assert accuracy >= REQUIRED_ACCURACY[name]
 
 
-@pytest.mark.parametrize("name", sorted(pretrained.RECIPES))
-def test_retraining_the_recipe_reproduces_the_shipped_network(name, full_mnist, tmp_path):
-    """About 30 s (tutorial) and 90 s (deep) on two cores: the recipe really made the shipped weights."""
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_retraining_the_recipe_reproduces_the_shipped_network(name, full_mnist):
+    """run_recipe on full MNIST gives the shipped weights: the recipe (every setting, the seed
+    included) really made them. About 1 minute (tutorial) and 1.5 minutes (deep) on two free cores.
+
+    On the machine type that trained them the weights come out bit for bit (measured); another
+    CPU's BLAS rounds float32 products differently, and over 20 epochs the difference grows, so
+    the comparison allows what round-off can do and no more than a different recipe would."""
     train_images, train_labels, test_images, test_labels = full_mnist
-    model, history = pretrained.train_recipe(name, train_images, train_labels)
-    shipped, record = pretrained.load_pretrained(name)
+    recipe = RECIPES[name]
+    model, history = run_recipe(recipe, train_images, train_labels)
+    shipped, record = load_pretrained(name)
+    assert model.config() == shipped.config()
+    schedule = ExponentialDecay(recipe.lr_decay)
+    assert history.epoch_lr == [schedule.lr(recipe.learning_rate, epoch) for epoch in range(recipe.num_epochs)]
     np.testing.assert_allclose(history.epoch_loss, record["epoch_loss"], rtol=1e-4)
-    accuracy = evaluate(model, test_images, test_labels).accuracy
-    assert accuracy == pytest.approx(record["test_accuracy"], abs=0.002)
+    assert evaluate(model, test_images, test_labels).accuracy == pytest.approx(record["test_accuracy"], abs=0.002)
     difference = max(float(np.max(np.abs(model.params()[key] - value))) for key, value in shipped.params().items())
-    # Bit-identical on the machine that trained it; another CPU's BLAS may round differently.
     assert difference < 1e-3, f"retrained weights differ from the shipped ones by up to {difference}"
 
 
 def test_unknown_recipe_gets_a_clear_error():
-    with pytest.raises(ValueError, match="no pretrained network called 'lenet'"):
-        pretrained.checkpoint_path("lenet")
+    with pytest.raises(ValueError, match=r"name must be one of \('tutorial', 'deep'\), but got 'lenet'"):
+        checkpoint_path("lenet")
