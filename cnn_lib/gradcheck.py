@@ -61,6 +61,22 @@ def rel_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
     return float(np.max(np.abs(analytic - numeric) / np.maximum(1e-8, np.abs(analytic) + np.abs(numeric))))
 
 
+def report_below(what: str, value: float, bound: float) -> None:
+    """Print ``<what> < <bound> ✓`` if ``value < bound``, else raise ``AssertionError``.
+
+    For the notebooks. A round-off-sized number, such as the relative error of
+    a gradient check or the difference between two ways of computing the same
+    array, changes from one CPU or BLAS library to another: printed, it would
+    make every machine's output differ. The bound it meets is the same
+    everywhere, and it is what the check is about. The error message gives the
+    value. ``what`` names the number, e.g. ``"relative error, d_L_d_w"``.
+    """
+    value = float(value)
+    if not value < bound:  # NaN fails too
+        raise AssertionError(f"{what} = {value:.2e}, not below {bound:g}")
+    print(f"{what} < {bound:g} ✓")
+
+
 def check_function(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, df: np.ndarray,
                    dx: np.ndarray, h: float = 1e-4, num_checks: int | None = None, seed: int = 0) -> float:
     """Relative error of a gradient ``dx`` derived for ``f`` at ``x``, in CS231n's style.
