@@ -123,7 +123,13 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
-    except Exception as error:  # zipfile, zlib, numpy's format and pickle refusals: all mean "damaged"
+    except ValueError as error:
+        if "pickle" not in str(error):
+            raise CheckpointError(f"{where} is damaged and cannot be read ({str(error).split('. ')[0]}). "
+                                  "Save it again.") from None
+        raise CheckpointError(f"{where} holds Python objects, which no checkpoint does: it was not written by "
+                              "save_checkpoint. Save the model again with save_checkpoint.") from None
+    except Exception as error:  # zipfile, zlib and numpy's format errors all mean "damaged"
         raise CheckpointError(
             f"{where} is damaged and cannot be read ({type(error).__name__}: {str(error).split('. ')[0]}). "
             "Save it again."

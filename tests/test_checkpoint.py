@@ -285,3 +285,11 @@ def test_a_signal_during_the_write_leaves_no_part_file_and_no_checkpoint(signum,
     assert "saved" not in out
     assert ("KeyboardInterrupt" if signum == signal.SIGINT else "Terminated") in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_object_array_is_refused_without_numpys_pickle_advice(tmp_path):
+    path = tmp_path / "objects.npz"
+    np.savez(path, weights=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(CheckpointError, match="holds Python objects") as error:
+        load_checkpoint(path)
+    assert "allow_pickle" not in str(error.value)
