@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnn_lib import Conv3x3, MaxPool2, Softmax, TutorialCNN
-from cnn_lib.fast import Conv, Dense, Flatten, MaxPool2x2, ReLU, Sequential, deep_model, tutorial_model
+from cnn_lib.fast import Conv, ConvPool, Dense, Flatten, MaxPool2x2, ReLU, Sequential, deep_model, tutorial_model
 from cnn_lib.fast.layers import LAYER_TYPES
 
 
@@ -21,14 +21,14 @@ def rng(seed: int = 0) -> np.random.Generator:
 # --- models ------------------------------------------------------------------------------------
 
 def custom_sequential(generator: np.random.Generator, dtype=np.float64) -> Sequential:
-    """A Sequential that is neither tutorial_model nor deep_model: a 4x4 kernel, biases and
-    an input gradient in the second conv, ReLU between the dense layers."""
+    """A Sequential that is neither tutorial_model nor deep_model: Conv, ReLU and MaxPool2x2 as
+    separate layers, then a ConvPool with an even (4x4) kernel on an odd (13x13) input, biases
+    and an input gradient, ReLU between the dense layers."""
     return Sequential([
         Conv(1, 4, 3, generator, dtype, init="he", compute_input_grad=False),  # -> (n, 26, 26, 4)
         ReLU(dtype),
         MaxPool2x2(dtype=dtype),                                                # -> (n, 13, 13, 4)
-        Conv(4, 6, 4, generator, dtype, init="he"),                             # -> (n, 10, 10, 6)
-        MaxPool2x2(dtype=dtype),                                                # -> (n, 5, 5, 6)
+        ConvPool(4, 6, 4, generator, dtype, init="he"),                         # -> (n, 10, 10, 6) -> (n, 5, 5, 6)
         Flatten(dtype),
         Dense(150, 16, generator, dtype, init="he"),
         ReLU(dtype),
@@ -139,6 +139,14 @@ LAYER_SAMPLES = {
     "MaxPool2x2": [
         ("ties=first", lambda: (MaxPool2x2(), tie_free((2, 4, 6, 3), 21))),
         ("ties=all", lambda: (MaxPool2x2(ties="all"), tie_free((2, 4, 6, 3), 22))),
+    ],
+    "ConvPool": [
+        ("1 channel, no bias (the tutorial's)",
+         lambda: (ConvPool(1, 3, 3, rng(30), bias=False), tie_free((2, 8, 6, 1), 31))),
+        ("3 channels, 5x5, bias, ReLU", lambda: (with_random_biases(ConvPool(3, 2, 5, rng(32), init="he", relu=True), 47),
+                                                 tie_free((2, 10, 8, 3), 48))),
+        ("2 channels, 4x4 kernel on an odd input, ties=all",
+         lambda: (with_random_biases(ConvPool(2, 2, 4, rng(35), ties="all"), 36), tie_free((2, 7, 9, 2), 37))),
     ],
     "ReLU": [
         ("4-d batch", lambda: (ReLU(), tie_free((2, 4, 6, 3), 23))),

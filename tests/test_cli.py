@@ -115,13 +115,15 @@ def test_fast_run_with_zero_epochs_reports_no_speed(capsys):
     assert len(summary) == 1 and summary[0].endswith("no training.")
 
 
-def test_bench_quick_prints_one_table():
+def test_bench_quick_prints_a_table_per_thread_setting():
+    """One thread, all cores, and (on a machine with several cores) one core kept busy."""
     result = run_cli("bench", "--quick")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "cores" in out and "numpy" in out
+    assert "cores" in out and "numpy" in out and "BLAS: " in out and "threads by default" in out
     header = [line for line in out.splitlines() if line.startswith("| what")]
-    assert len(header) == 1
+    assert len(header) == (3 if (os.cpu_count() or 1) > 1 else 2)
+    assert "One thread for every contender" in out and "All cores for every contender" in out
     for column in ("images/s", "vs loop", "vs PyTorch"):
         assert column in header[0]
     rows = [line for line in out.splitlines() if line.startswith("| ") and not line.startswith("| what")]

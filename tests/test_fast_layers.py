@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from cnn_lib import Conv3x3, MaxPool2, Softmax
-from cnn_lib.fast import Conv, Dense, Flatten, MaxPool2x2, ReLU, softmax_cross_entropy
+from cnn_lib.fast import Conv, ConvPool, Dense, Flatten, MaxPool2x2, ReLU, softmax_cross_entropy
+from cnn_lib.fast.layers import pool_window_columns
+from cnn_lib.data import load_subset
 from cnn_lib.gradcheck import check_function
 
 EXACT = 1e-10      # fast vs loop layers, float64
@@ -183,6 +185,70 @@ def test_shapes_and_he_initialisation():
     first.forward(np.zeros((1, 5, 5, 1)))
     assert first.backward(np.ones((1, 3, 3, 8))) is None
     assert set(first.params()) == {"filters"}
+
+
+# --- ConvPool: Conv -> (ReLU) -> MaxPool2x2 in one layer -------------------------------------
+
+def test_pool_window_columns_are_im2col_rows_grouped_by_window_position():
+    X = rng(40).standard_normal((2, 8, 10, 3))
+    k = 3
+    cols = pool_window_columns(X, k).reshape(2, 2, 2, 3, 4, k * k * 3)   # (p, q, m, i, j, window)
+    for p, q, m, i, j in [(0, 0, 0, 0, 0), (1, 0, 1, 2, 3), (0, 1, 0, 1, 2), (1, 1, 1, 2, 0)]:
+        y, x = 2 * i + p, 2 * j + q
+        np.testing.assert_array_equal(cols[p, q, m, i, j], X[m, y:y + k, x:x + k, :].ravel())
+
+
+@pytest.mark.parametrize("ties", ["first", "all"])
+@pytest.mark.parametrize("channels, filters, k, size, relu, bias", [
+    (1, 8, 3, (28, 28), False, False),    # the tutorial's
+    (1, 4, 5, (28, 28), True, True),      # the deep network's first block
+    (3, 5, 5, (12, 10), True, True),      # its second block, smaller
+    (2, 3, 4, (9, 7), False, True),       # an even kernel on an odd input
+])
+def test_convpool_equals_conv_relu_maxpool(ties, channels, filters, k, size, relu, bias):
+    """Forward, input gradient, filter and bias gradients, within 1e-10 in float64, with ties:
+    the first image is flat (every window of its conv output is a four-way tie)."""
+    X = rng(41).standard_normal((3, *size, channels))
+    X[0] = 0.5
+    fused = ConvPool(channels, filters, k, rng(42), bias=bias, relu=relu, ties=ties)
+    conv = Conv(channels, filters, k, rng(42), bias=bias)
+    if bias:
+        fused.biases[...] = conv.biases[...] = rng(43).standard_normal(filters)
+    layers = [conv] + [ReLU()] * relu + [MaxPool2x2(ties=ties)]
+    out = X
+    for layer in layers:
+        out = layer.forward(out)
+    np.testing.assert_allclose(fused.forward(X), out, rtol=0, atol=EXACT)
+    G = rng(44).standard_normal(out.shape)
+    d_input = G
+    for layer in reversed(layers):
+        d_input = layer.backward(d_input)
+    np.testing.assert_allclose(fused.backward(G), d_input, rtol=0, atol=EXACT)
+    for name, gradient in conv.grads().items():
+        np.testing.assert_allclose(fused.grads()[name], gradient, rtol=0, atol=EXACT)
+
+
+@pytest.mark.parametrize("ties", ["first", "all"])
+def test_convpool_equals_the_loop_layers_on_real_digits(ties):
+    """The tutorial's Conv3x3 -> MaxPool2, image by image, against one ConvPool call."""
+    X = load_subset()[0][:4] / 255 - 0.5
+    loop_conv, loop_pool = Conv3x3(8, rng(45)), MaxPool2(ties=ties)
+    fused = ConvPool(1, 8, 3, rng(45), bias=False, ties=ties)
+    out = fused.forward(X[..., None])
+    G = rng(46).standard_normal(out.shape)
+    d_input = fused.backward(G)
+    d_filters = np.zeros_like(loop_conv.filters)
+    for m in range(4):
+        np.testing.assert_allclose(out[m], loop_pool.forward(loop_conv.forward(X[m])), rtol=0, atol=EXACT)
+        np.testing.assert_allclose(d_input[m, ..., 0], loop_conv.backward(loop_pool.backward(G[m])),
+                                   rtol=0, atol=EXACT)
+        d_filters += loop_conv.d_L_d_filters
+    np.testing.assert_allclose(fused.d_L_d_filters[..., 0], d_filters, rtol=0, atol=EXACT)
+
+
+def test_convpool_refuses_an_odd_conv_output():
+    with pytest.raises(ValueError, match=r"gives an output of 25x26, but 2x2 pooling needs an even"):
+        ConvPool(1, 2, 3).forward(np.zeros((1, 27, 28, 1)))
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from cnn_lib import TrainingDiverged, TutorialCNN, evaluate, load_subset, train_tutorial
-from cnn_lib.fast import SGD, Adam, Sequential, deep_model, fit, train_on_batch, tutorial_model
+from cnn_lib.fast import SGD, Adam, Dense, Flatten, Sequential, deep_model, fit, train_on_batch, tutorial_model
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +25,8 @@ def subset():
 def test_tutorial_model_starts_with_tutorialcnn_weights():
     net, model = TutorialCNN(np.random.default_rng(3)), tutorial_model(np.random.default_rng(3))
     np.testing.assert_array_equal(model.layers[0].filters[..., 0], net.conv.filters)
-    np.testing.assert_array_equal(model.layers[3].weights, net.softmax.weights)
-    assert list(model.params()) == ["0.filters", "3.weights", "3.biases"]
+    np.testing.assert_array_equal(model.layers[2].weights, net.softmax.weights)
+    assert list(model.params()) == ["0.filters", "2.weights", "2.biases"]
     assert list(net.params()) == ["conv.filters", "softmax.weights", "softmax.biases"]
 
 
@@ -48,9 +48,9 @@ def test_batch_gradient_is_the_mean_of_per_image_gradients(subset):
     for loss, grads, filters in ((fast_loss, model.grads(), "0.filters"), (loop_loss, net.grads(), "conv.filters")):
         assert loss == pytest.approx(np.mean(losses), abs=1e-12)
         np.testing.assert_allclose(grads[filters].reshape(sums["filters"].shape), sums["filters"] / 5, atol=1e-10)
-    np.testing.assert_allclose(model.grads()["3.weights"], sums["weights"] / 5, atol=1e-10)
+    np.testing.assert_allclose(model.grads()["2.weights"], sums["weights"] / 5, atol=1e-10)
     np.testing.assert_allclose(net.grads()["softmax.weights"], sums["weights"] / 5, atol=1e-10)
-    np.testing.assert_allclose(model.grads()["3.biases"], sums["biases"] / 5, atol=1e-10)
+    np.testing.assert_allclose(model.grads()["2.biases"], sums["biases"] / 5, atol=1e-10)
     np.testing.assert_allclose(net.grads()["softmax.biases"], sums["biases"] / 5, atol=1e-10)
     np.testing.assert_allclose(fast_probabilities, loop_probabilities, atol=1e-12)
 
@@ -64,8 +64,8 @@ def test_batch_1_sgd_follows_the_tutorials_training_trajectory(subset):
     fast = fit(model, images, labels, batch_size=1, num_epochs=2, optimizer=SGD(0.005), rng=rng, log=None)
     np.testing.assert_allclose(fast.batch_loss, history.step_loss.ravel(), rtol=0, atol=1e-10)
     np.testing.assert_allclose(model.layers[0].filters[..., 0], net.conv.filters, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(model.layers[3].weights, net.softmax.weights, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(model.layers[3].biases, net.softmax.biases, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(model.layers[2].weights, net.softmax.weights, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(model.layers[2].biases, net.softmax.biases, rtol=0, atol=1e-10)
     np.testing.assert_allclose(fast.epoch_accuracy, history.epoch_accuracy, atol=1e-12)
 
 
@@ -216,3 +216,39 @@ def test_a_diverging_fit_raises_training_diverged(subset):
         with pytest.raises(TrainingDiverged, match=r"epoch 1, images \d+-\d+: .*learning rate 1e\+09"):
             fit(model, subset[0][:200], subset[1][:200], batch_size=8, optimizer=SGD(1e9),
                 rng=np.random.default_rng(0), log=None)
+
+
+class ThreadProbe(Flatten):
+    """A Flatten that records how many threads the BLAS library may use while it runs."""
+
+    def forward(self, X):
+        from threadpoolctl import threadpool_info
+        self.seen = [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+        return super().forward(X)
+
+
+def test_models_run_with_one_blas_thread_unless_told_otherwise():
+    """OpenBLAS with a thread per core collapses when another program keeps a core busy
+    (cnn_lib.fast.threads): the fast models limit it to blas_threads() while they run."""
+    from threadpoolctl import threadpool_info
+
+    from cnn_lib.fast import blas_threads, use_blas_threads
+
+    images, labels = load_subset()[0][:8], load_subset()[1][:8]
+    probe = ThreadProbe()
+    model = Sequential([probe, Dense(784, 10, np.random.default_rng(0))])
+    outside = [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+    assert blas_threads() == 1
+    model.loss_and_grads(images, labels)
+    assert probe.seen and set(probe.seen) == {1}
+    model.predict_proba(images)
+    assert set(probe.seen) == {1}
+    assert [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"] == outside  # restored
+    try:
+        use_blas_threads(None)
+        model.loss_and_grads(images, labels)
+        assert probe.seen == outside
+    finally:
+        use_blas_threads(1)
+    with pytest.raises(ValueError, match="limit"):
+        use_blas_threads(0)

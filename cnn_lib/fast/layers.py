@@ -249,6 +249,167 @@ class MaxPool2x2(Layer):
         return {"ties": self.ties, "dtype": self.dtype.name}
 
 
+def pool_window_columns(X: np.ndarray, k: int) -> np.ndarray:
+    """im2col for a convolution followed by 2x2 max-pooling, rows grouped by pool-window position.
+
+    - ``X``: shape ``(n, h, w, C)``, with ``h - k + 1`` and ``w - k + 1`` even.
+    - Returns ``cols`` of shape ``(4 * n * ph * pw, k * k * C)`` with
+      ``ph, pw = (h - k + 1) / 2, (w - k + 1) / 2``. Row ``(p, q, m, i, j)``
+      (in C order) holds, in ``(a, b, c)`` order, the ``k x k x C`` window of
+      the conv output pixel ``(2i + p, 2j + q)`` of image ``m``: the pixel at
+      position ``(p, q)`` of pool window ``(i, j)``.
+
+    So ``cols @ W.T`` lists the conv output as four blocks, one per window
+    position, each of shape ``(n * ph * pw, F)``, and the max-pool is the
+    element-wise maximum of four contiguous blocks (notebook 07).
+
+    The rows are one strided view of ``X`` (no arithmetic, no Python loop),
+    copied once. With one channel each window row has only ``k * k`` numbers,
+    and copying it row by row is slow; we copy the transposed matrix instead
+    (its rows are long) and return a transposed view: the same matrix.
+    """
+    n, h, w, c = X.shape
+    ph, pw = (h - k + 1) // 2, (w - k + 1) // 2
+    s_n, s_h, s_w, s_c = X.strides
+    # windows[p, q, m, i, j, a, b, c] = X[m, 2i + p + a, 2j + q + b, c]
+    windows = np.lib.stride_tricks.as_strided(
+        X, shape=(2, 2, n, ph, pw, k, k, c),
+        strides=(s_h, s_w, s_n, 2 * s_h, 2 * s_w, s_h, s_w, s_c), writeable=False)
+    if c == 1:
+        return np.ascontiguousarray(windows.transpose(5, 6, 7, 0, 1, 2, 3, 4)).reshape(k * k * c, -1).T
+    return np.ascontiguousarray(windows).reshape(-1, k * k * c)
+
+
+def pool_window_col2im(d_cols: np.ndarray, input_shape: tuple, k: int) -> np.ndarray:
+    """The reverse of ``pool_window_columns``: add every window's gradient back onto the input.
+
+    - ``d_cols``: shape ``(k, k, 4 * n * ph * pw, C)``; ``d_cols[a, b]`` holds, for every row
+      ``(p, q, m, i, j)`` of ``cols``, the gradient of its copy of ``X[m, 2i + p + a, 2j + q + b, :]``.
+    - ``input_shape``: ``(n, h, w, C)``, the shape of ``X``. Returns ``d_L_d_input`` of that shape.
+
+    Row ``(p, q, m, i, j)`` at offset ``(a, b)`` read ``X[m, y, x, :]`` with
+    ``y = 2i + p + a`` and ``x = 2j + q + b``: for fixed ``(p, q, a, b)``
+    that is every second row and column of ``X``, starting at ``(p + a, q + b)``.
+    We add into ``D[y % 2, x % 2, m, y // 2, x // 2, :]`` (the same numbers
+    split by row and column parity), where those slices are contiguous
+    blocks, about 1.6x faster than adding into strided slices of ``X``
+    (measured), and rearrange ``D`` into ``(n, h, w, C)`` once at the end.
+    """
+    n, h, w, c = input_shape
+    ph, pw = (h - k + 1) // 2, (w - k + 1) // 2
+    d_cols = d_cols.reshape(k, k, 2, 2, n, ph, pw, c)
+    D = np.zeros((2, 2, n, (h + 1) // 2, (w + 1) // 2, c), dtype=d_cols.dtype)
+    for a in range(k):
+        for b in range(k):
+            for p in range(2):
+                for q in range(2):
+                    y, x = p + a, q + b         # where block (p, q) of offset (a, b) starts in X
+                    D[y % 2, x % 2, :, y // 2:y // 2 + ph, x // 2:x // 2 + pw, :] += d_cols[a, b, p, q]
+    d_L_d_input = np.empty(input_shape, dtype=d_cols.dtype)
+    for y0 in range(2):
+        for x0 in range(2):
+            d_L_d_input[:, y0::2, x0::2, :] = D[y0, x0, :, :(h - y0 + 1) // 2, :(w - x0 + 1) // 2]
+    return d_L_d_input
+
+
+class ConvPool(Conv):
+    """``Conv`` -> (``ReLU``) -> ``MaxPool2x2`` as one layer: the same numbers, computed in a faster layout.
+
+    - ``in_channels`` (C), ``num_filters`` (F), ``kernel_size`` (k), ``bias``,
+      ``init``, ``compute_input_grad``: as for ``Conv`` (its subclass; the same
+      ``filters`` ``(F, k, k, C)`` and ``biases`` ``(F,)``, drawn the same way).
+    - ``relu``: apply ReLU between the convolution and the pooling.
+    - ``ties``: the pooling's tie rule, as for ``MaxPool2x2``.
+    - ``forward``: ``(n, h, w, C) -> (n, (h - k + 1) / 2, (w - k + 1) / 2, F)``.
+
+    ``pool_window_columns`` orders the im2col rows so that the conv output
+    comes out as four contiguous blocks ``conv[p]``, one per 2x2 window
+    position; pooling is then three ``np.maximum`` calls, and its backward a
+    masked copy of the gradient into each block. Two more savings, both exact:
+
+    - the bias is added after pooling: ``max(x + b) = max(x) + b``;
+    - ReLU is applied after pooling: ``max(relu(x)) = relu(max(x))`` (ReLU
+      never changes the order of two numbers), on a quarter of the values.
+    """
+
+    def __init__(self, in_channels: int, num_filters: int, kernel_size: int = 3,
+                 rng: np.random.Generator | None = None, dtype=np.float64, bias: bool = True,
+                 init: str = "tutorial", compute_input_grad: bool = True, relu: bool = False,
+                 ties: str = "first"):
+        super().__init__(in_channels, num_filters, kernel_size, rng, dtype, bias, init, compute_input_grad)
+        self.relu = bool(relu)
+        self.ties = require_choice("ties", ties, TIE_RULES)
+
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        """- ``X``: shape ``(n, h, w, C)``. Returns ``(n, ph, pw, F)``, ``ph, pw = (h - k + 1) / 2, (w - k + 1) / 2``."""
+        X = self.require_input(X)
+        n, h, w, _ = X.shape
+        k, F = self.kernel_size, self.num_filters
+        ph, pw = (h - k + 1) // 2, (w - k + 1) // 2
+        cols = pool_window_columns(X, k)                                  # (4 * n * ph * pw, k * k * C)
+        conv = (cols @ self.filters.reshape(F, -1).T).reshape(4, -1, F)   # conv[p]: window position p
+        pooled = np.maximum(conv[0], conv[1])                             # (n * ph * pw, F)
+        np.maximum(pooled, conv[2], out=pooled)
+        np.maximum(pooled, conv[3], out=pooled)
+        out = pooled + self.biases if self.bias else pooled.copy()
+        if self.relu:
+            np.maximum(out, 0, out=out)
+        self.last_input, self.last_cols, self.last_conv = X, cols, conv
+        self.last_pooled, self.last_output = pooled, out
+        return out.reshape(n, ph, pw, F)
+
+    def backward(self, d_L_d_out: np.ndarray) -> np.ndarray | None:
+        """Given ``d_L_d_out`` ``(n, ph, pw, F)``: stores ``d_L_d_filters`` ``(F, k, k, C)`` (and
+        ``d_L_d_biases`` ``(F,)``); returns ``d_L_d_input`` ``(n, h, w, C)`` (``None`` when
+        ``compute_input_grad`` is off)."""
+        d_L_d_out = self.require_backward(d_L_d_out)
+        F, k, c = self.num_filters, self.kernel_size, self.in_channels
+        d_pooled = d_L_d_out.reshape(-1, F)                              # (n * ph * pw, F)
+        if self.relu:
+            d_pooled = d_pooled * (self.last_output > 0)
+        # Max-pool backward: each window's gradient goes to the block holding its maximum.
+        conv, pooled = self.last_conv, self.last_pooled
+        d_conv = np.empty_like(conv)                                     # (4, n * ph * pw, F)
+        taken = np.zeros(pooled.shape, dtype=bool)                       # has this window routed its gradient?
+        for p in range(4):
+            is_max = conv[p] == pooled
+            if self.ties == "first":
+                is_max &= ~taken
+                taken |= is_max
+            np.multiply(is_max, d_pooled, out=d_conv[p])
+        d_conv = d_conv.reshape(-1, F)                                   # one row per conv output pixel
+        if self.bias:   # (summed after routing, so ties="all" counts a tied window as Conv + MaxPool2x2 do)
+            self.d_L_d_biases = d_conv.sum(axis=0)
+        self.d_L_d_filters = (d_conv.T @ self.last_cols).reshape(self.filters.shape)
+        if not self.compute_input_grad:
+            return None
+        # d_cols[a, b] = d_conv @ filters[:, a, b, :]: the gradient of every window's copy of
+        # pixel (a, b), shape (4 * n * ph * pw, C), laid out as (a, b, p, q, m, i, j, c).
+        d_cols = np.matmul(d_conv, self.filters.transpose(1, 2, 0, 3))
+        return pool_window_col2im(d_cols, self.last_input.shape, k)
+
+    def require_input(self, X: np.ndarray) -> np.ndarray:
+        """``forward``'s checks: ``Conv``'s, and a conv output with an even height and width."""
+        X = super().require_input(X)
+        k = self.kernel_size
+        if (X.shape[1] - k + 1) % 2 or (X.shape[2] - k + 1) % 2:
+            raise ValueError(
+                f"ConvPool's {k}x{k} convolution of an input of shape {X.shape} gives an output of "
+                f"{X.shape[1] - k + 1}x{X.shape[2] - k + 1}, but 2x2 pooling needs an even height and "
+                "width. Crop or pad the input first."
+            )
+        return X
+
+    def require_backward(self, d_L_d_out: np.ndarray) -> np.ndarray:
+        require_forward(self)
+        n, h, w, _ = self.last_input.shape
+        k = self.kernel_size
+        return require_gradient(d_L_d_out, (n, (h - k + 1) // 2, (w - k + 1) // 2, self.num_filters), self)
+
+    def config(self) -> dict:
+        return {**super().config(), "relu": self.relu, "ties": self.ties}
+
+
 class ReLU(Layer):
     """``out = max(X, 0)`` element-wise, any shape with a batch axis; its gradient passes where ``X > 0``."""
 
@@ -356,4 +517,4 @@ class Dense(Layer):
 
 
 #: Every fast layer by name, for rebuilding a model from its saved configuration.
-LAYER_TYPES = {cls.__name__: cls for cls in (Conv, MaxPool2x2, ReLU, Flatten, Dense)}
+LAYER_TYPES = {cls.__name__: cls for cls in (Conv, MaxPool2x2, ConvPool, ReLU, Flatten, Dense)}
