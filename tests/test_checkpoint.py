@@ -248,8 +248,10 @@ def test_an_exception_inside_savez_leaves_no_part_file_and_the_old_checkpoint(tm
 # A child process that writes every byte of a big model's checkpoint, then waits inside np.savez
 # (the save is not finished: the file must not appear) until the test signals it.
 SLOW_SAVE = """
-import sys, time
+import signal, sys, time
 import numpy as np
+
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a shell's background job starts with SIGINT ignored
 from cnn_lib import save_checkpoint
 from cnn_lib.fast import deep_model
 

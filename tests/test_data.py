@@ -535,12 +535,14 @@ def test_ctrl_c_stops_the_download_at_once_and_leaves_no_temporary(server, synth
     server.misbehave["/slow/"] = "trickle"
     good = publish(server, "good", good_gz(synthetic))
     ctrl_c = threading.Timer(0.3, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # a shell's background job ignores SIGINT
     ctrl_c.start()
     try:
         with pytest.raises(KeyboardInterrupt):
             data.load_full(cache_dir=cache, mirrors=[slow, good], timeout=5, deadline=30)
     finally:
         ctrl_c.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert not any(path.startswith("/good/") for path in server.requests)  # no next mirror
     assert cache_listing(cache) == []
 
