@@ -11,8 +11,9 @@ import warnings
 import numpy as np
 import pytest
 
-from cnn_lib import TrainingDiverged, TutorialCNN, evaluate, load_subset, train_tutorial
-from cnn_lib.fast import SGD, Adam, Dense, Flatten, Sequential, deep_model, fit, train_on_batch, tutorial_model
+from cnn_lib import TrainingDiverged, TutorialCNN, evaluate, load_subset, preprocess_batch, train_tutorial
+from cnn_lib.fast import (SGD, Adam, Dense, Flatten, Sequential, deep_model, fit, softmax_cross_entropy, train_on_batch,
+                          tutorial_model)
 
 
 @pytest.fixture(scope="module")
@@ -252,3 +253,41 @@ def test_models_run_with_one_blas_thread_unless_told_otherwise():
         use_blas_threads(1)
     with pytest.raises(ValueError, match="limit"):
         use_blas_threads(0)
+
+
+@pytest.mark.parametrize("make", [tutorial_model, deep_model], ids=["tutorial", "deep"])
+def test_a_batch_in_two_halves_gives_the_same_numbers_with_one_or_two_workers(make):
+    """loss_and_grads computes a batch of 32+ images in two halves (cnn_lib.fast.threads); whether
+    one thread or two computes them, the numbers are identical (so a training run does not depend
+    on the machine's cores), and equal the whole batch's mean gradient to rounding."""
+    from cnn_lib.fast import use_workers, workers
+    from cnn_lib.fast.threads import batch_parts
+
+    images, labels = load_subset()[0][:40], load_subset()[1][:40].astype(np.int64)
+    assert batch_parts(40) == [slice(0, 20), slice(20, 40)] and batch_parts(31) == [slice(0, 31)]
+    model = make(np.random.default_rng(0), np.float64)
+    before = workers()
+    results = {}
+    try:
+        for count in (1, 2):
+            use_workers(count)
+            loss, probabilities = model.loss_and_grads(images, labels)
+            results[count] = (loss, probabilities, {name: g.copy() for name, g in model.grads().items()},
+                              model.predict_proba(images))
+    finally:
+        use_workers(before)
+    assert results[1][0] == results[2][0]
+    np.testing.assert_array_equal(results[1][1], results[2][1])
+    np.testing.assert_array_equal(results[1][3], results[2][3])
+    np.testing.assert_allclose(results[1][3], results[1][1], rtol=1e-12)
+    for name, gradient in results[1][2].items():
+        np.testing.assert_array_equal(results[2][2][name], gradient)
+    # the whole batch at once, through the layers directly: the same mean, up to rounding
+    scores = model.forward(preprocess_batch(images))
+    whole_loss, d_L_d_scores, _ = softmax_cross_entropy(scores, labels)
+    model.backward(d_L_d_scores)
+    assert results[1][0] == pytest.approx(whole_loss, rel=1e-12)
+    for name, gradient in model.grads().items():
+        np.testing.assert_allclose(results[1][2][name], gradient, rtol=1e-10, atol=1e-14)
+    with pytest.raises(ValueError, match="1 or 2"):
+        use_workers(3)

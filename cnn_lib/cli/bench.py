@@ -3,23 +3,25 @@
 Three tables from one run, in training images per second (forward, backward
 and one optimiser step, on real MNIST digits from the shipped subset):
 
-1. **one thread** for every contender: NumPy's BLAS library limited to one
-   thread, ``torch.set_num_threads(1)``;
-2. **all cores** for every contender: NumPy's BLAS library and PyTorch with one
-   thread per core;
+1. **one thread** for every contender: the fast models with one worker and
+   NumPy's BLAS library limited to one thread, ``torch.set_num_threads(1)``;
+2. **all cores** for every contender: the fast models as they run by default
+   (two workers, one BLAS thread each, ``cnn_lib.fast.threads``) and, for
+   comparison, one worker with a BLAS thread per core; PyTorch with
+   ``torch.set_num_threads(cores)``;
 3. **one core busy**: another process spins on one core (as a browser or a
-   second notebook would) while the fast tutorial network trains with the
-   library's default (one BLAS thread, ``cnn_lib.fast.threads``) and, for
-   contrast, with a BLAS thread per core; PyTorch with its default threads.
+   second notebook would) while every contender runs with its defaults, and
+   the fast tutorial network also with a BLAS thread per core.
 
 Rows: the readable loop layers (``TutorialCNN.train``, one image per step),
 the fast tutorial model at batch 1 and 64 in float32 and float64 with SGD,
 the fast deep model at batch 64 with Adam, and PyTorch on the CPU with the
 same networks when ``torch`` is importable (it is not a dependency of this
 project; without it those rows are skipped). Each ratio compares rows of the
-same table. Each row is warmed up, then timed several times; the table shows
-the median. Other programs running at the same time slow every row, so
-compare rows of one run rather than numbers of different runs.
+same table. Each row is warmed up; then the rows of a table are timed in
+turn, round after round, and the table shows each row's median: a machine
+whose speed drifts (other programs, a shared virtual machine) slows every
+row of a round alike. Compare rows of one run, not numbers of different runs.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ from threadpoolctl import ThreadpoolController, threadpool_info
 
 from ..data import load_subset
 from ..digits import preprocess_batch
-from ..fast import SGD, Adam, blas_threads, deep_model, train_on_batch, tutorial_model, use_blas_threads
+from ..fast import (SGD, Adam, blas_threads, deep_model, train_on_batch, tutorial_model, use_blas_threads,
+                    use_workers, workers)
 from ..network import TutorialCNN
 
 CORES = os.cpu_count() or 1
@@ -65,35 +68,45 @@ def blas_info() -> str:
     return "unknown"
 
 
-def measure(step: Callable[[], None], images_per_step: int, seconds: float, repeats: int) -> float:
-    """Median images/s of ``repeats`` timings of ``step`` run for about ``seconds`` each, after a warm-up."""
-    step()
+def rate(step: Callable[[], None], images_per_step: int, seconds: float) -> float:
+    """Images/s of ``step`` run for about ``seconds`` (at least twice)."""
     start = time.perf_counter()
     step()
     once = max(time.perf_counter() - start, 1e-6)
-    steps = max(1, int(seconds / once))
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        rates.append(steps * images_per_step / (time.perf_counter() - start))
-    return statistics.median(rates)
+    steps = max(2, int(seconds / once))
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return steps * images_per_step / (time.perf_counter() - start)
 
 
 @contextlib.contextmanager
-def numpy_threads(threads: int):
-    """NumPy's BLAS library, and the fast models' own limit, at ``threads`` threads."""
-    before = blas_threads()
+def numpy_threads(threads: int, num_workers: int = 1):
+    """The fast models with ``num_workers`` workers and NumPy's BLAS library at ``threads`` threads."""
+    blas_before, workers_before = blas_threads(), workers()
     use_blas_threads(threads)
+    use_workers(num_workers)
     try:
         with ThreadpoolController().limit(limits=threads, user_api="blas"):
             yield
     finally:
-        use_blas_threads(before)
+        use_blas_threads(blas_before)
+        use_workers(workers_before)
 
 
-def loop_row(images: np.ndarray, labels: np.ndarray, seconds: float, repeats: int) -> dict:
+@contextlib.contextmanager
+def torch_threads(threads: int | None):
+    """PyTorch with ``threads`` threads (``None``: its default)."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or before)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def loop_step(images: np.ndarray, labels: np.ndarray) -> Callable[[], None]:
     net = TutorialCNN(np.random.default_rng(0))
     state = {"k": 0}
 
@@ -101,11 +114,10 @@ def loop_row(images: np.ndarray, labels: np.ndarray, seconds: float, repeats: in
         k = state["k"] = (state["k"] + 1) % len(images)
         net.train(images[k], int(labels[k]), 0.005)
 
-    return dict(what="loop layers (TutorialCNN.train)", network="tutorial", batch=1, dtype="float64",
-                rate=measure(step, 1, seconds, repeats))
+    return step
 
 
-def fast_row(network: str, dtype, batch: int, images, labels, seconds: float, repeats: int, note: str = "") -> dict:
+def fast_step(network: str, dtype, batch: int, images, labels) -> Callable[[], None]:
     make, optimizer = (tutorial_model, SGD(0.005)) if network == "tutorial" else (deep_model, Adam())
     model = make(np.random.default_rng(0), dtype)
     y = labels.astype(np.int64)
@@ -116,13 +128,11 @@ def fast_row(network: str, dtype, batch: int, images, labels, seconds: float, re
         k = state["k"] = (state["k"] + 1) % len(batches)
         train_on_batch(model, *batches[k], optimizer)
 
-    name = np.dtype(dtype).name
-    what = f"fast {network} {name} batch {batch}" + (" (Adam)" if network == "deep" else "") + note
-    return dict(what=what, network=network, batch=batch, dtype=name, rate=measure(step, batch, seconds, repeats))
+    return step
 
 
-def torch_row(network: str, batch: int, images, labels, seconds: float, repeats: int, note: str = "") -> dict:
-    """The same network in PyTorch on the CPU, float32, with PyTorch's current number of threads."""
+def torch_step(network: str, batch: int, images, labels) -> Callable[[], None]:
+    """The same network in PyTorch on the CPU, float32."""
     import torch
     from torch import nn
 
@@ -148,28 +158,76 @@ def torch_row(network: str, batch: int, images, labels, seconds: float, repeats:
         loss_fn(model(xb), yb).backward()
         optimizer.step()
 
-    what = f"PyTorch {network} float32 batch {batch}" + (" (Adam)" if network == "deep" else "") + note
-    return dict(what=what, network=network, batch=batch, dtype="float32", torch=True,
-                rate=measure(step, batch, seconds, repeats))
+    return step
 
 
-def setting_rows(threads: int, images, labels, seconds: float, repeats: int, has_torch: bool) -> list[dict]:
-    """Every row with NumPy's BLAS and PyTorch both at ``threads`` threads."""
-    with numpy_threads(threads):
-        rows = [loop_row(images, labels, seconds, repeats)]
-        for batch in (1, 64):
-            for dtype in (np.float64, np.float32):
-                rows.append(fast_row("tutorial", dtype, batch, images, labels, seconds, repeats))
-        rows.append(fast_row("deep", np.float32, 64, images, labels, seconds, repeats))
+def contender(what: str, network: str, batch: int, make: Callable[[], Callable[[], None]], setting,
+              torch: bool = False) -> dict:
+    """One row: ``make()`` builds its training step, run inside the ``with setting()`` block."""
+    return dict(what=what, network=network, batch=batch, make=make, setting=setting, torch=torch)
+
+
+def time_rows(rows: list[dict], seconds: float, repeats: int) -> list[dict]:
+    """Warm every row up, then time the rows in turn, ``repeats`` rounds; each row gets its median."""
+    for row in rows:
+        with row["setting"]():
+            row["step"] = row["make"]()
+            row["step"]()
+        row["rates"] = []
+    for _ in range(repeats):
+        for row in rows:
+            with row["setting"]():
+                row["rates"].append(rate(row["step"], row["batch"], seconds))
+    for row in rows:
+        row["rate"] = statistics.median(row.pop("rates"))
+        del row["step"], row["make"]
+    return rows
+
+
+def setting_rows(setting: str, images, labels, has_torch: bool) -> list[dict]:
+    """The rows of the "one thread" or the "all cores" table."""
+    if setting == "one thread":
+        numpy, pytorch = (lambda: numpy_threads(1, 1)), (lambda: torch_threads(1))
+    else:
+        numpy, pytorch = (lambda: numpy_threads(1, min(2, CORES))), (lambda: torch_threads(CORES))
+    rows = [contender("loop layers (TutorialCNN.train)", "tutorial", 1, lambda: loop_step(images, labels), numpy)]
+    for batch in (1, 64):
+        for dtype in (np.float64, np.float32):
+            name = np.dtype(dtype).name
+            rows.append(contender(f"fast tutorial {name} batch {batch}", "tutorial", batch,
+                                  lambda d=dtype, b=batch: fast_step("tutorial", d, b, images, labels), numpy))
+    rows.append(contender("fast deep float32 batch 64 (Adam)", "deep", 64,
+                          lambda: fast_step("deep", np.float32, 64, images, labels), numpy))
+    if setting == "all cores" and CORES > 1:
+        blas = lambda: numpy_threads(CORES, 1)  # noqa: E731
+        for network in ("tutorial", "deep"):
+            rows.append(contender(f"fast {network} float32 batch 64{' (Adam)' if network == 'deep' else ''}, "
+                                  f"1 worker with {CORES} BLAS threads", network, 64,
+                                  lambda n=network: fast_step(n, np.float32, 64, images, labels), blas))
     if has_torch:
-        import torch
-        before = torch.get_num_threads()
-        torch.set_num_threads(threads)
-        try:
-            rows += [torch_row(network, batch, images, labels, seconds, repeats)
-                     for network, batch in (("tutorial", 1), ("tutorial", 64), ("deep", 64))]
-        finally:
-            torch.set_num_threads(before)
+        for network, batch in (("tutorial", 1), ("tutorial", 64), ("deep", 64)):
+            rows.append(contender(f"PyTorch {network} float32 batch {batch}" + (" (Adam)" if network == "deep" else ""),
+                                  network, batch, lambda n=network, b=batch: torch_step(n, b, images, labels),
+                                  pytorch, torch=True))
+    return rows
+
+
+def busy_rows(images, labels, has_torch: bool) -> list[dict]:
+    """Every contender with its default threads, and the fast tutorial network with a BLAS thread per core."""
+    default = contextlib.nullcontext
+    rows = [contender("loop layers (TutorialCNN.train)", "tutorial", 1, lambda: loop_step(images, labels), default)]
+    for network in ("tutorial", "deep"):
+        rows.append(contender(f"fast {network} float32 batch 64{' (Adam)' if network == 'deep' else ''}, "
+                              f"its defaults ({workers()} workers, {blas_threads()} BLAS thread each)", network, 64,
+                              lambda n=network: fast_step(n, np.float32, 64, images, labels), default))
+    rows.append(contender(f"fast tutorial float32 batch 64, 1 worker with {CORES} BLAS threads", "tutorial", 64,
+                          lambda: fast_step("tutorial", np.float32, 64, images, labels),
+                          lambda: numpy_threads(CORES, 1)))
+    if has_torch:
+        for network in ("tutorial", "deep"):
+            rows.append(contender(f"PyTorch {network} float32 batch 64{' (Adam)' if network == 'deep' else ''}, "
+                                  "its default threads", network, 64,
+                                  lambda n=network: torch_step(n, 64, images, labels), default, torch=True))
     return rows
 
 
@@ -192,24 +250,6 @@ def one_core_busy():
         process.join()
 
 
-def busy_rows(images, labels, seconds: float, repeats: int, has_torch: bool) -> list[dict]:
-    """The fast tutorial network (and PyTorch's) while another process keeps one core busy."""
-    with one_core_busy():
-        rows = [loop_row(images, labels, seconds, repeats)]
-        default = f", BLAS {blas_threads()} thread{'s' if blas_threads() != 1 else ''} (the default)"
-        rows.append(fast_row("tutorial", np.float32, 64, images, labels, seconds, repeats, note=default))
-        with numpy_threads(CORES):
-            rows.append(fast_row("tutorial", np.float32, 64, images, labels, seconds, repeats,
-                                 note=f", BLAS {CORES} threads"))
-        rows.append(fast_row("deep", np.float32, 64, images, labels, seconds, repeats, note=default))
-        if has_torch:
-            import torch
-            rows += [torch_row(network, 64, images, labels, seconds, repeats,
-                               note=f", {torch.get_num_threads()} threads (its default)")
-                     for network in ("tutorial", "deep")]
-    return rows
-
-
 def format_table(rows: list[dict]) -> str:
     """A Markdown table with ratios against the loop layers and against PyTorch (same network and batch)."""
     loop = next(row["rate"] for row in rows if row["what"].startswith("loop"))
@@ -223,7 +263,7 @@ def format_table(rows: list[dict]) -> str:
 
 
 def run_bench(quick: bool = False) -> int:
-    seconds, repeats = (0.02, 1) if quick else (1.0, 3)
+    seconds, repeats = (0.02, 1) if quick else (0.5, 5)
     images, labels, _, _ = load_subset()
     images, labels = images[:640], labels[:640]
     try:
@@ -238,13 +278,19 @@ def run_bench(quick: bool = False) -> int:
     print(f"numpy {np.__version__}, BLAS: {blas_info()}" + (f" ({env})" if env else ""))
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads by default" if torch else
           "PyTorch is not installed: its rows are skipped (pip install torch to compare).")
-    print(f"training images/s (forward + backward + update), median of {repeats} timing(s) of ~{seconds} s each")
-    settings = [("One thread for every contender: NumPy's BLAS 1 thread, torch.set_num_threads(1)", 1),
-                (f"All cores for every contender: NumPy's BLAS {CORES} threads, torch.set_num_threads({CORES})", CORES)]
-    for title, threads in settings:
+    print(f"fast models by default: {workers()} worker(s), {blas_threads()} BLAS thread each (cnn_lib.fast.threads)")
+    print(f"training images/s (forward + backward + update): median of {repeats} round(s), ~{seconds} s per row "
+          "and round, the rows of a table timed in turn")
+    tables = [("one thread", f"One thread for every contender: the fast models 1 worker, NumPy's BLAS 1 thread, "
+                             "torch.set_num_threads(1)"),
+              ("all cores", f"All cores for every contender: the fast models {min(2, CORES)} workers with 1 BLAS "
+                            f"thread each, torch.set_num_threads({CORES})")]
+    for setting, title in tables:
         print(f"\n### {title}\n")
-        print(format_table(setting_rows(threads, images, labels, seconds, repeats, torch is not None)))
+        print(format_table(time_rows(setting_rows(setting, images, labels, torch is not None), seconds, repeats)))
     if CORES > 1:
-        print("\n### One core kept busy by another process: each contender with its default threads\n")
-        print(format_table(busy_rows(images, labels, seconds, repeats, torch is not None)))
+        print("\n### One core kept busy by another process: every contender with its default threads\n")
+        with one_core_busy():
+            rows = time_rows(busy_rows(images, labels, torch is not None), seconds, repeats)
+        print(format_table(rows))
     return 0

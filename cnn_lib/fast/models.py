@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from ..digits import NUM_CLASSES, preprocess_batch, require_dataset, require_images
@@ -19,7 +21,7 @@ from ..model import Model
 from ..require import require_dtype, require_positive_int, values_already_checked
 from .layers import LAYER_TYPES, ConvPool, Dense, Flatten, ReLU
 from .loss import softmax_cross_entropy
-from .threads import limited_blas_threads
+from .threads import batch_parts, limited_blas_threads, run_parts
 
 
 class Sequential(Model):
@@ -52,23 +54,61 @@ class Sequential(Model):
 
     def loss_and_grads(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
         """For images ``(n, 28, 28)`` (pixels 0..255) and labels ``(n,)``: the mean loss and the
-        probabilities ``(n, 10)``; every layer's gradients are left ready in ``grads()``."""
+        probabilities ``(n, 10)``; every layer's gradients are left ready in ``grads()``.
+
+        A batch of 32 images or more is computed in two halves at once (``.threads``): each
+        half's mean loss and gradients, by a copy of the network that shares its weights,
+        then weighted by the halves' sizes, which gives the mean over the whole batch."""
         images, labels = require_dataset(images, labels, "batch")
-        # The images were checked; the layers check shapes only. One BLAS thread: see .threads.
-        with values_already_checked(), limited_blas_threads():
-            scores = self.forward(preprocess_batch(images, self.dtype))
-            loss, d_L_d_scores, probabilities = softmax_cross_entropy(scores, labels)
-            self.backward(d_L_d_scores)
-        return loss, probabilities
+        parts = batch_parts(len(images))
+        networks = [self] + [self.replica() for _ in parts[1:]]
+
+        def work(part: int):
+            # The images were checked; the layers check shapes only.
+            with values_already_checked():
+                network, rows = networks[part], parts[part]
+                scores = network.forward(preprocess_batch(images[rows], self.dtype))
+                loss, d_L_d_scores, probabilities = softmax_cross_entropy(scores, labels[rows])
+                network.backward(d_L_d_scores)
+                return loss, probabilities
+
+        with limited_blas_threads():    # one BLAS thread per worker: see .threads
+            results = run_parts(work, len(parts))
+        if len(parts) == 1:
+            return results[0]
+        weights = [(rows.stop - rows.start) / len(images) for rows in parts]
+        for name, layer in self.named_layers().items():
+            copies = [network.layers[int(name)] for network in networks]
+            for param in layer.param_names:
+                setattr(layer, "d_L_d_" + param,
+                        sum(weight * getattr(c, "d_L_d_" + param) for weight, c in zip(weights, copies)))
+        loss = float(sum(weight * part_loss for weight, (part_loss, _) in zip(weights, results)))
+        return loss, np.concatenate([probabilities for _, probabilities in results])
+
+    def replica(self) -> "Sequential":
+        """A copy that shares this network's weight arrays but remembers its own inputs and gradients."""
+        twin = copy.copy(self)
+        twin.layers = [copy.copy(layer) for layer in self.layers]
+        return twin
 
     def predict_proba(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-        """The probabilities ``(n, 10)`` of ``images`` ``(n, 28, 28)``, ``batch_size`` images at a time."""
+        """The probabilities ``(n, 10)`` of ``images`` ``(n, 28, 28)``, ``batch_size`` images at a time
+        (each batch in two halves at once, as in ``loss_and_grads``)."""
         images = require_images(images)
         batch_size = require_positive_int("batch_size", batch_size)
         probabilities = np.zeros((len(images), NUM_CLASSES), dtype=self.dtype)
+        twin = self.replica()
         for begin in range(0, len(images), batch_size):
-            with values_already_checked(), limited_blas_threads():
-                scores = self.forward(preprocess_batch(images[begin:begin + batch_size], self.dtype))
+            batch = images[begin:begin + batch_size]
+            parts = batch_parts(len(batch))
+
+            def work(part: int) -> np.ndarray:
+                with values_already_checked():
+                    rows = parts[part]
+                    return (self, twin)[part].forward(preprocess_batch(batch[rows], self.dtype))
+
+            with limited_blas_threads():
+                scores = np.concatenate(run_parts(work, len(parts)))
             exp = np.exp(scores - scores.max(axis=1, keepdims=True))
             probabilities[begin:begin + batch_size] = exp / exp.sum(axis=1, keepdims=True)
         return probabilities

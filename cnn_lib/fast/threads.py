@@ -1,4 +1,4 @@
-"""How many threads the BLAS library under NumPy (OpenBLAS) may use for the fast models.
+"""Threads for the fast models: one BLAS thread per worker, and two workers for a big batch.
 
 The fast layers spend most of their time in matrix products (``@``), which
 NumPy hands to its BLAS library. OpenBLAS starts one thread per core and
@@ -15,19 +15,37 @@ limited to ``blas_threads()`` (1 by default), using ``threadpoolctl``, a
 small, well-kept library that changes the limit of the BLAS library already
 loaded and restores it afterwards (~20 microseconds a call). Nothing outside
 the fast models is affected. ``use_blas_threads(None)`` turns the limit off;
-``use_blas_threads(2)`` allows two threads (the bench's "all cores" rows).
+``use_blas_threads(2)`` allows two threads.
+
+The second core is used another way: ``Sequential.loss_and_grads`` splits a
+batch of ``SPLIT_FROM`` or more images into two halves (``batch_parts``) and
+computes them at once, one in the calling thread and one in a worker thread
+(NumPy releases Python's interpreter lock inside its kernels, so both run
+at the same time), then combines the two halves' gradients exactly as the
+mean over the whole batch. The split depends only on the batch size, never on
+the machine: with ``use_workers(1)`` (or on one core) the two halves run one
+after the other and give the same numbers, so a training run is the same on
+every machine. A busy core only makes the worker wait its turn.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
 
 from threadpoolctl import ThreadpoolController
 
 from ..require import require_positive_int
 
+#: Batches of this many images or more are computed in two halves.
+SPLIT_FROM = 32
+
 _limit: int | None = 1
+_workers: int = min(2, os.cpu_count() or 1)
 _controller: ThreadpoolController | None = None
+_executor: ThreadPoolExecutor | None = None
 
 
 def blas_threads() -> int | None:
@@ -49,3 +67,38 @@ def limited_blas_threads():
     if _controller is None:   # created once: finding the loaded libraries takes ~0.5 ms
         _controller = ThreadpoolController()
     return _controller.limit(limits=_limit, user_api="blas")
+
+
+def workers() -> int:
+    """How many threads compute the halves of a batch at once (1 or 2)."""
+    return _workers
+
+
+def use_workers(count: int) -> None:
+    """Compute the two halves of a batch in ``count`` threads: 2 (the default on a machine with
+    several cores) or 1 (one after the other). The numbers are the same either way."""
+    global _workers
+    count = require_positive_int("count", count)
+    if count > 2:
+        raise ValueError(f"use_workers takes 1 or 2 (a batch is split in two halves), but got {count}.")
+    _workers = count
+
+
+def batch_parts(n: int) -> list[slice]:
+    """The parts a batch of ``n`` images is computed in: two halves from ``SPLIT_FROM`` images, else one."""
+    if n < SPLIT_FROM:
+        return [slice(0, n)]
+    return [slice(0, n // 2), slice(n // 2, n)]
+
+
+def run_parts(work: Callable[[int], object], num_parts: int) -> list:
+    """``[work(0), work(1), ...]``: part 0 in this thread, the others in a worker thread when
+    ``workers()`` is 2, else one after the other here. A worker's exception is raised here."""
+    global _executor
+    if num_parts == 1 or _workers == 1:
+        return [work(part) for part in range(num_parts)]
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cnn_lib-worker")
+    futures = [_executor.submit(work, part) for part in range(1, num_parts)]
+    first = work(0)
+    return [first] + [future.result() for future in futures]
