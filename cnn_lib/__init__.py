@@ -14,7 +14,8 @@ The top level is the tutorial, Victor Zhou's "CNNs, Part 2: Training a CNN":
 
 Elsewhere: the fast batched family, its models, optimisers and mini-batch
 training in ``cnn_lib.fast`` (notebooks 07-08); the exercise checks in
-``cnn_lib.checks``; the plots in ``cnn_lib.plotting``; the command line in
+``cnn_lib.checks``; the plots in ``cnn_lib.plotting`` and the network diagram of
+notebook 00 in ``cnn_lib.diagram``; the command line in
 ``cnn_lib.cli``; the shipped full-MNIST networks in ``cnn_lib.pretrained``.
 The protocols every layer and model obey are in ``cnn_lib.layer`` and ``cnn_lib.model``.
 """
