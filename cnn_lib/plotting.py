@@ -30,6 +30,10 @@ def figures_dir() -> Path:
     return repo_figures if repo_figures.is_dir() else Path.cwd() / "figures"
 
 
+#: Resolution of the exported figures: sharp enough to project in a classroom.
+FIGURE_DPI = 150
+
+
 def save_figure(fig: plt.Figure, name: str) -> Path:
     """Save ``fig`` as ``figures/<name>.png``, byte-for-byte the same on every run of the same data.
 
@@ -37,7 +41,7 @@ def save_figure(fig: plt.Figure, name: str) -> Path:
     """
     path = figures_dir() / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(path, dpi=FIGURE_DPI, bbox_inches="tight", metadata={"Software": None})
     return path
 
 
@@ -83,12 +87,13 @@ def plot_filters(filters: np.ndarray, title: str, limit: float | None = None,
 def plot_feature_maps(maps: np.ndarray, title: str, cmap: str = "RdBu_r",
                       unit: str = "activation", ncols: int | None = None) -> plt.Figure:
     """Show the channels of ``maps`` (shape ``(h, w, num_channels)``) on one shared scale
-    (``ncols`` per row; default all in one row)."""
+    (``ncols`` per row; default 4, so 8 maps fill two rows, each large enough to project)."""
     limit = symmetric_limit(maps)
     vmin = -limit if cmap == "RdBu_r" else float(np.min(maps))
     channels = [maps[:, :, c] for c in range(maps.shape[2])]
+    ncols = min(4, len(channels)) if ncols is None else ncols
     return plot_image_grid(channels, [f"map {c}" for c in range(len(channels))], title,
-                           cmap, vmin, limit, unit, ncols, panel=(1.6, 2.1))
+                           cmap, vmin, limit, unit, ncols, panel=(2.4, 2.6))
 
 
 def plot_image_grid(images: list[np.ndarray], titles: list[str], title: str, cmap: str, vmin: float,
@@ -109,6 +114,52 @@ def plot_image_grid(images: list[np.ndarray], titles: list[str], title: str, cma
         ax.set_yticks([])
     fig.colorbar(shown, ax=axes, label=unit, fraction=0.02, pad=0.02)
     fig.suptitle(title, y=1.02)
+    return fig
+
+
+def plot_pool_routing(conv_map: np.ndarray, routed: np.ndarray, title: str,
+                      zoom_origin: tuple[int, int] = (2, 14), zoom_size: int = 8) -> plt.Figure:
+    """Where a 2x2 max-pool sends its gradient, on one channel (notebook 04).
+
+    - ``conv_map``: the max-pool input, shape ``(h, w)``; ``routed``: ``(h, w)``, 1 where the
+      gradient goes (``d_L_d_input`` for ``d_L_d_out = 1``), else 0.
+    - ``zoom_origin``: top-left ``(row, column)`` of the zoomed square (even: on the 2x2 grid).
+
+    Three panels: the map, the routing mask with the 2x2 windows drawn (so that the maxima of
+    neighbouring windows do not merge into blobs), and a zoom with every value printed.
+    """
+    r0, c0 = zoom_origin
+    h, w = conv_map.shape
+    limit = symmetric_limit(conv_map)
+    fig, axes = plt.subplots(1, 3, figsize=(16, 5.4), gridspec_kw={"width_ratios": [1, 1, 1.15]})
+    shown = axes[0].imshow(conv_map, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    fig.colorbar(shown, ax=axes[0], label="activation", fraction=0.046, pad=0.04)
+    axes[1].imshow(routed, cmap="Greys", vmin=0, vmax=1)
+    for k in range(0, max(h, w) + 1, 2):           # the 2x2 windows
+        axes[1].axhline(k - 0.5, color="tab:gray", linewidth=0.5)
+        axes[1].axvline(k - 0.5, color="tab:gray", linewidth=0.5)
+    for ax, colour in ((axes[0], "black"), (axes[1], "tab:red")):
+        ax.add_patch(plt.Rectangle((c0 - 0.5, r0 - 0.5), zoom_size, zoom_size, fill=False, edgecolor=colour, linewidth=2.5))
+        ax.set(xlabel="column", ylabel="row")
+    axes[0].set_title("max-pool input (square: the zoom)")
+    axes[1].set_title("gradient d_L_d_input for d_L_d_out = 1\n(black: 1; grey grid: the 2x2 windows)")
+    zoom = conv_map[r0:r0 + zoom_size, c0:c0 + zoom_size]
+    axes[2].imshow(zoom, cmap="RdBu_r", vmin=-limit, vmax=limit,
+                   extent=(c0 - 0.5, c0 + zoom_size - 0.5, r0 + zoom_size - 0.5, r0 - 0.5))
+    for (a, b), value in np.ndenumerate(zoom):
+        is_routed = routed[r0 + a, c0 + b] == 1
+        axes[2].text(c0 + b, r0 + a, f"{value:.2f}", ha="center", va="center", fontsize=10,
+                     fontweight="bold" if is_routed else "normal")
+        if is_routed:
+            axes[2].add_patch(plt.Rectangle((c0 + b - 0.45, r0 + a - 0.45), 0.9, 0.9, fill=False,
+                                            edgecolor="black", linewidth=2))
+    for k in range(zoom_size // 2 + 1):
+        axes[2].axhline(r0 - 0.5 + 2 * k, color="white", linewidth=4)
+        axes[2].axvline(c0 - 0.5 + 2 * k, color="white", linewidth=4)
+    axes[2].set(title="zoom (white grid: the 2x2 windows)\nboxed, bold: receives the gradient",
+                xlabel="column", ylabel="row")
+    fig.suptitle(title, y=1.0)
+    fig.tight_layout()
     return fig
 
 

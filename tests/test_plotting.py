@@ -34,3 +34,20 @@ def test_saved_figures_are_the_same_bytes_every_time(tmp_path, monkeypatch):
 def test_show_source_displays_the_library_code():
     code = plotting.show_source(Softmax.forward)
     assert "def forward(self, input" in code.data
+
+
+def test_figures_are_exported_at_classroom_resolution(tmp_path, monkeypatch):
+    """150 dpi or more: a figure projected in a classroom stays readable."""
+    import matplotlib.pyplot as plt
+    from matplotlib.image import imread
+
+    from cnn_lib import plotting
+
+    monkeypatch.setattr(plotting, "figures_dir", lambda: tmp_path)
+    fig, ax = plt.subplots(figsize=(4, 2))
+    ax.plot([0, 1], [0, 1])
+    path = plotting.save_figure(fig, "resolution")
+    plt.close(fig)
+    assert plotting.FIGURE_DPI >= 150
+    height, width = imread(path).shape[:2]
+    assert width >= 4 * 150 * 0.8 and height >= 2 * 150 * 0.8   # bbox_inches="tight" trims a little

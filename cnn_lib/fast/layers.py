@@ -295,7 +295,7 @@ def pool_window_col2im(d_conv: np.ndarray, filters: np.ndarray, input_shape: tup
     each block is added onto every second row and column of the input,
     starting at ``(p + a, q + b)`` ("col2im"). We add into ``D[y % 2, x % 2, m,
     y // 2, x // 2, :]`` (the same numbers split by row and column parity),
-    where those slices are contiguous, and rearrange ``D`` once at the end:
+    where those slices have unit stride (no gaps along a row), and rearrange ``D`` once at the end:
     measured faster than adding into strided slices of ``X``, and than one big
     product for all offsets at once.
     """

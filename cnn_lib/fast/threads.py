@@ -7,8 +7,8 @@ that does not pay (measured with ``python -m cnn_lib bench``: one thread is
 as fast as two on an idle machine), and when another program keeps a core
 busy (on a learner's machine there is always a browser beside the kernel) it
 is a disaster: OpenBLAS's threads wait for each other at every product, and
-training ran 5-7x slower than on one thread (measured: the bench's "one core
-busy" rows).
+training ran 2-7x slower than on one thread (measured several times: the
+bench's "one core busy" table).
 
 So ``Sequential`` runs its forward and backward passes with the BLAS threads
 limited to ``blas_threads()`` (1 by default), using ``threadpoolctl``, a
