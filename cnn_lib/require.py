@@ -67,7 +67,8 @@ _trusted = threading.local()
 
 @contextlib.contextmanager
 def values_already_checked():
-    """Inside this block, ``require_batch`` and ``require_gradient`` skip the NaN/infinity pass.
+    """Inside this block (in this thread), ``require_finite`` skips its NaN/infinity pass, and so
+    the checks built on it (``require_batch``, ``require_gradient``, ``require_images``).
 
     A model checks its images once and then runs its layers inside this block:
     each layer still checks shapes and dtypes (free), but no longer reads every

@@ -60,20 +60,14 @@ class Sequential(Model):
         half's mean loss and gradients, by a copy of the network that shares its weights,
         then weighted by the halves' sizes, which gives the mean over the whole batch."""
         images, labels = require_dataset(images, labels, "batch")
-        parts = batch_parts(len(images))
-        networks = [self] + [self.replica() for _ in parts[1:]]
 
-        def work(part: int):
-            # The images were checked; the layers check shapes only.
-            with values_already_checked():
-                network, rows = networks[part], parts[part]
-                scores = network.forward(preprocess_batch(images[rows], self.dtype))
-                loss, d_L_d_scores, probabilities = softmax_cross_entropy(scores, labels[rows])
-                network.backward(d_L_d_scores)
-                return loss, probabilities
+        def work(network: "Sequential", rows: slice):
+            scores = network.forward(preprocess_batch(images[rows], self.dtype))
+            loss, d_L_d_scores, probabilities = softmax_cross_entropy(scores, labels[rows])
+            network.backward(d_L_d_scores)
+            return loss, probabilities
 
-        with limited_blas_threads():    # one BLAS thread per worker: see .threads
-            results = run_parts(work, len(parts))
+        parts, networks, results = self.in_halves(len(images), work)
         if len(parts) == 1:
             return results[0]
         weights = [(rows.stop - rows.start) / len(images) for rows in parts]
@@ -84,6 +78,23 @@ class Sequential(Model):
                         sum(weight * getattr(c, "d_L_d_" + param) for weight, c in zip(weights, copies)))
         loss = float(sum(weight * part_loss for weight, (part_loss, _) in zip(weights, results)))
         return loss, np.concatenate([probabilities for _, probabilities in results])
+
+    def in_halves(self, n: int, work) -> tuple[list[slice], list["Sequential"], list]:
+        """Run ``work(network, rows)`` on the parts of a batch of ``n`` images (``batch_parts``: two
+        halves from 32 images on), at once (``.threads``), part 0 on this network and the others on
+        replicas. Returns ``(parts, networks, results)``, one of each per part.
+
+        The layers run with one BLAS thread per worker, and inside ``values_already_checked``: the
+        caller has checked the images; the layers check shapes only."""
+        parts = batch_parts(n)
+        networks = [self] + [self.replica() for _ in parts[1:]]
+
+        def run(part: int):
+            with values_already_checked():
+                return work(networks[part], parts[part])
+
+        with limited_blas_threads():
+            return parts, networks, run_parts(run, len(parts))
 
     def replica(self) -> "Sequential":
         """A copy that shares this network's weight arrays but remembers its own inputs and gradients."""
@@ -97,18 +108,11 @@ class Sequential(Model):
         images = require_images(images)
         batch_size = require_positive_int("batch_size", batch_size)
         probabilities = np.zeros((len(images), NUM_CLASSES), dtype=self.dtype)
-        twin = self.replica()
         for begin in range(0, len(images), batch_size):
             batch = images[begin:begin + batch_size]
-            parts = batch_parts(len(batch))
-
-            def work(part: int) -> np.ndarray:
-                with values_already_checked():
-                    rows = parts[part]
-                    return (self, twin)[part].forward(preprocess_batch(batch[rows], self.dtype))
-
-            with limited_blas_threads():
-                scores = np.concatenate(run_parts(work, len(parts)))
+            _, _, results = self.in_halves(len(batch), lambda network, rows: network.forward(
+                preprocess_batch(batch[rows], self.dtype)))
+            scores = np.concatenate(results)
             exp = np.exp(scores - scores.max(axis=1, keepdims=True))
             probabilities[begin:begin + batch_size] = exp / exp.sum(axis=1, keepdims=True)
         return probabilities
