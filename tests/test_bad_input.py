@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from cnn_lib import Conv3x3, MaxPool2, Softmax, TutorialCNN, evaluate
-from cnn_lib.fast import Conv, Dense, Flatten, MaxPool2x2, ReLU, fit, softmax_cross_entropy, tutorial_model
+from cnn_lib.fast import Conv, ConvPool, Dense, Flatten, MaxPool2x2, ReLU, fit, softmax_cross_entropy, tutorial_model
 
 FAST_LAYERS = {
     "Conv": (lambda: Conv(1, 2), (2, 4, 4, 1)),
     "MaxPool2x2": (lambda: MaxPool2x2(), (2, 4, 4, 1)),
+    "ConvPool": (lambda: ConvPool(1, 2), (2, 4, 4, 1)),
     "ReLU": (lambda: ReLU(), (2, 4, 4, 1)),
     "Flatten": (lambda: Flatten(), (2, 4, 4, 1)),
     "Dense": (lambda: Dense(16, 3), (2, 16)),

@@ -161,6 +161,11 @@ def torch_step(network: str, batch: int, images, labels) -> Callable[[], None]:
     return step
 
 
+def row_name(family: str, network: str, batch: int, dtype: str = "float32", note: str = "") -> str:
+    """A row's name, e.g. ``"fast deep float32 batch 64 (Adam)"`` (the deep network trains with Adam)."""
+    return f"{family} {network} {dtype} batch {batch}{' (Adam)' if network == 'deep' else ''}{note}"
+
+
 def contender(what: str, network: str, batch: int, make: Callable[[], Callable[[], None]], setting,
               torch: bool = False) -> dict:
     """One row: ``make()`` builds its training step, run inside the ``with setting()`` block."""
@@ -193,21 +198,18 @@ def setting_rows(setting: str, images, labels, has_torch: bool) -> list[dict]:
     rows = [contender("loop layers (TutorialCNN.train)", "tutorial", 1, lambda: loop_step(images, labels), numpy)]
     for batch in (1, 64):
         for dtype in (np.float64, np.float32):
-            name = np.dtype(dtype).name
-            rows.append(contender(f"fast tutorial {name} batch {batch}", "tutorial", batch,
+            rows.append(contender(row_name("fast", "tutorial", batch, np.dtype(dtype).name), "tutorial", batch,
                                   lambda d=dtype, b=batch: fast_step("tutorial", d, b, images, labels), numpy))
-    rows.append(contender("fast deep float32 batch 64 (Adam)", "deep", 64,
+    rows.append(contender(row_name("fast", "deep", 64), "deep", 64,
                           lambda: fast_step("deep", np.float32, 64, images, labels), numpy))
     if setting == "all cores" and CORES > 1:
         blas = lambda: numpy_threads(CORES, 1)  # noqa: E731
         for network in ("tutorial", "deep"):
-            rows.append(contender(f"fast {network} float32 batch 64{' (Adam)' if network == 'deep' else ''}, "
-                                  f"1 worker with {CORES} BLAS threads", network, 64,
+            rows.append(contender(row_name("fast", network, 64, note=f", 1 worker with {CORES} BLAS threads"), network, 64,
                                   lambda n=network: fast_step(n, np.float32, 64, images, labels), blas))
     if has_torch:
         for network, batch in (("tutorial", 1), ("tutorial", 64), ("deep", 64)):
-            rows.append(contender(f"PyTorch {network} float32 batch {batch}" + (" (Adam)" if network == "deep" else ""),
-                                  network, batch, lambda n=network, b=batch: torch_step(n, b, images, labels),
+            rows.append(contender(row_name("PyTorch", network, batch), network, batch, lambda n=network, b=batch: torch_step(n, b, images, labels),
                                   pytorch, torch=True))
     return rows
 
@@ -217,16 +219,15 @@ def busy_rows(images, labels, has_torch: bool) -> list[dict]:
     default = contextlib.nullcontext
     rows = [contender("loop layers (TutorialCNN.train)", "tutorial", 1, lambda: loop_step(images, labels), default)]
     for network in ("tutorial", "deep"):
-        rows.append(contender(f"fast {network} float32 batch 64{' (Adam)' if network == 'deep' else ''}, "
-                              f"its defaults ({workers()} workers, {blas_threads()} BLAS thread each)", network, 64,
+        rows.append(contender(row_name("fast", network, 64, note=f", its defaults ({workers()} workers, "
+                                                                f"{blas_threads()} BLAS thread each)"), network, 64,
                               lambda n=network: fast_step(n, np.float32, 64, images, labels), default))
-    rows.append(contender(f"fast tutorial float32 batch 64, 1 worker with {CORES} BLAS threads", "tutorial", 64,
+    rows.append(contender(row_name("fast", "tutorial", 64, note=f", 1 worker with {CORES} BLAS threads"), "tutorial", 64,
                           lambda: fast_step("tutorial", np.float32, 64, images, labels),
                           lambda: numpy_threads(CORES, 1)))
     if has_torch:
         for network in ("tutorial", "deep"):
-            rows.append(contender(f"PyTorch {network} float32 batch 64{' (Adam)' if network == 'deep' else ''}, "
-                                  "its default threads", network, 64,
+            rows.append(contender(row_name("PyTorch", network, 64, note=", its default threads"), network, 64,
                                   lambda n=network: torch_step(n, 64, images, labels), default, torch=True))
     return rows
 
