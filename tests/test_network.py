@@ -154,3 +154,41 @@ def test_a_diverging_run_raises_training_diverged(subset):
         warnings.simplefilter("error")  # no "divide by zero encountered in log" on the way
         with pytest.raises(TrainingDiverged, match=r"epoch 1, step \d+: .*learning rate 1e\+06"):
             train_tutorial(subset[0][:50], subset[1][:50], num_epochs=1, lr=1e6, log=None)
+
+
+@pytest.mark.parametrize("ties", ["first", "all"])
+def test_fast_training_takes_the_same_steps_and_logs_the_same_lines(subset, monkeypatch, ties):
+    """train_tutorial(fast=True) steps the batched twin (notebook 06 uses it for the full run):
+    the same log, losses and final weights as the loop layers, for both tie rules."""
+    monkeypatch.setattr(cnn_lib.training, "REPORT_EVERY", 10)
+    runs = []
+    for fast in (False, True):
+        lines = []
+        net, history = train_tutorial(subset[0][:40], subset[1][:40], subset[2][:20], subset[3][:20], num_epochs=2,
+                                      seed=5, net=TutorialCNN(np.random.default_rng(5), ties=ties),
+                                      log=lines.append, fast=fast)
+        runs.append((lines, history, net))
+    (lines, history, net), (fast_lines, fast_history, fast_net) = runs
+    assert fast_lines == lines
+    np.testing.assert_allclose(fast_history.step_loss, history.step_loss, rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(fast_history.step_correct, history.step_correct)
+    for name, value in net.params().items():
+        np.testing.assert_allclose(fast_net.params()[name], value, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(fast_history.test.probabilities, history.test.probabilities, rtol=0, atol=1e-10)
+    assert not np.array_equal(fast_net.conv.filters, TutorialCNN(np.random.default_rng(5)).conv.filters)
+
+
+def test_fast_training_needs_the_tutorials_eight_filters(subset):
+    with pytest.raises(ValueError, match="8 filters; this one has 4"):
+        train_tutorial(subset[0][:5], subset[1][:5], net=TutorialCNN(num_filters=4), log=None, fast=True)
+
+
+def test_train_tutorial_builds_the_network_with_the_tie_rule_asked_for(subset):
+    images, labels = subset[0][:5], subset[1][:5]
+    net, _ = train_tutorial(images, labels, num_epochs=0, seed=2, ties="all", log=None)
+    assert net.pool.ties == "all"
+    assert train_tutorial(images, labels, num_epochs=0, seed=2, log=None)[0].pool.ties == "first"
+    with pytest.raises(ValueError, match="ties='first', but the given net pools with ties='all'"):
+        train_tutorial(images, labels, net=TutorialCNN(ties="all"), ties="first", log=None)
+    with pytest.raises(ValueError, match="ties must be one of"):
+        train_tutorial(images, labels, ties="some", log=None)

@@ -21,6 +21,7 @@ from ..model import Model
 from ..require import require_dtype, require_positive_int, values_already_checked
 from .layers import LAYER_TYPES, ConvPool, Dense, Flatten, ReLU
 from .loss import softmax_cross_entropy
+from .optim import SGD
 from .threads import batch_parts, limited_blas_threads, run_parts
 
 
@@ -78,6 +79,12 @@ class Sequential(Model):
                         sum(weight * getattr(c, "d_L_d_" + param) for weight, c in zip(weights, copies)))
         loss = float(sum(weight * part_loss for weight, (part_loss, _) in zip(weights, results)))
         return loss, np.concatenate([probabilities for _, probabilities in results])
+
+    def train(self, image: np.ndarray, label: int, lr: float = 0.005) -> tuple[float, int]:
+        """One SGD step on one image ``(28, 28)``, as ``TutorialCNN.train``: returns ``(loss, correct)``."""
+        loss, probabilities = self.loss_and_grads(image[np.newaxis], np.array([label]))
+        SGD(lr).step(self.params(), self.grads())
+        return loss, int(np.argmax(probabilities[0]) == label)
 
     def in_halves(self, n: int, work) -> tuple[list[slice], list["Sequential"], list]:
         """Run ``work(network, rows)`` on the parts of a batch of ``n`` images (``batch_parts``: two
