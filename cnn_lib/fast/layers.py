@@ -284,7 +284,7 @@ class MaxPool2x2(Layer):
         return {"ties": self.ties, "dtype": self.dtype.name}
 
 
-def pool_window_columns(X: np.ndarray, k: int) -> np.ndarray:
+def pool_window_columns(X: np.ndarray, k: int, out: np.ndarray | None = None) -> np.ndarray:
     """im2col for a convolution followed by 2x2 max-pooling, rows grouped by pool-window position.
 
     - ``X``: shape ``(n, h, w, C)``, with ``h - k + 1`` and ``w - k + 1`` even.
@@ -302,6 +302,7 @@ def pool_window_columns(X: np.ndarray, k: int) -> np.ndarray:
     copied once. With one channel each window row has only ``k * k`` numbers,
     and copying it row by row is slow; we copy the transposed matrix instead
     (its rows are long) and return a transposed view: the same matrix.
+    With several channels, ``out`` (an array of the result's shape) may be given to copy into.
     """
     n, h, w, c = X.shape
     ph, pw = (h - k + 1) // 2, (w - k + 1) // 2
@@ -312,7 +313,9 @@ def pool_window_columns(X: np.ndarray, k: int) -> np.ndarray:
         strides=(s_h, s_w, s_n, 2 * s_h, 2 * s_w, s_h, s_w, s_c), writeable=False)
     if c == 1:
         return np.ascontiguousarray(windows.transpose(5, 6, 7, 0, 1, 2, 3, 4)).reshape(k * k * c, -1).T
-    return np.ascontiguousarray(windows).reshape(-1, k * k * c)
+    out = np.empty(windows.shape, dtype=X.dtype) if out is None else out.reshape(windows.shape)
+    np.copyto(out, windows)
+    return out.reshape(-1, k * k * c)
 
 
 def pool_window_col2im(d_conv: np.ndarray, filters: np.ndarray, input_shape: tuple) -> np.ndarray:
@@ -471,7 +474,7 @@ class ConvPool(Conv):
             conv = np.matmul(patch_filters(self.filters), cols,
                              out=scratch(self, "conv", (4 * F, M), X.dtype)).reshape(4, F, M)
         else:
-            cols = pool_window_columns(X, k)                              # (4 * M, k * k * C)
+            cols = pool_window_columns(X, k, out=scratch(self, "cols", (4 * M, k * k * C), X.dtype))
             conv = np.matmul(cols, self.filters.reshape(F, -1).T,
                              out=scratch(self, "conv", (4 * M, F), X.dtype)).reshape(4, M, F)
         # conv[p]: the conv output at window position p, (F, M) or (M, F)
