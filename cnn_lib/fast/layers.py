@@ -441,7 +441,10 @@ class ConvPool(Conv):
     ``pool_window_columns`` orders the im2col rows so that the conv output
     comes out as four contiguous blocks ``conv[p]``, one per 2x2 window
     position; pooling is then three ``np.maximum`` calls, and its backward a
-    masked copy of the gradient into each block. Two more savings, both exact:
+    masked copy of the gradient into each block. With one input channel the
+    blocks come from one ``(k + 1) x (k + 1)`` patch per pool window instead
+    (``pool_window_patches``, ``patch_filters``): less to copy. The big
+    intermediate arrays are kept from call to call (``scratch``). Two more savings, both exact:
 
     - the bias is added after pooling: ``max(x + b) = max(x) + b``;
     - ReLU is applied after pooling: ``max(relu(x)) = relu(max(x))`` (ReLU
