@@ -11,7 +11,8 @@ import pytest
 
 from cnn_lib import Conv3x3, MaxPool2, Softmax
 from cnn_lib.fast import Conv, ConvPool, Dense, Flatten, MaxPool2x2, ReLU, softmax_cross_entropy
-from cnn_lib.fast.layers import pool_window_columns
+from cnn_lib.fast.layers import (patch_filters, patch_filters_gradient, pool_window_columns, pool_window_patches,
+                                 pool_window_patches_col2im)
 from cnn_lib.data import load_subset
 from cnn_lib.gradcheck import check_function
 
@@ -196,6 +197,68 @@ def test_pool_window_columns_are_im2col_rows_grouped_by_window_position():
     for p, q, m, i, j in [(0, 0, 0, 0, 0), (1, 0, 1, 2, 3), (0, 1, 0, 1, 2), (1, 1, 1, 2, 0)]:
         y, x = 2 * i + p, 2 * j + q
         np.testing.assert_array_equal(cols[p, q, m, i, j], X[m, y:y + k, x:x + k, :].ravel())
+
+
+@pytest.mark.parametrize("k", [3, 4, 5])
+def test_pool_window_patches_hold_each_pool_windows_patch_and_match_the_columns(k):
+    """One (k+1) x (k+1) patch per pool window; patch_filters @ patches is the conv output of
+    pool_window_columns' rows (four blocks, one per window position), and the two gradient
+    helpers are the transposes of the two maps (<W @ P, G> = <W, G @ P.T> = <P, W.T @ G>)."""
+    X = rng(47).standard_normal((2, 8 + k - 1, 10 + k - 1, 1))
+    patches = pool_window_patches(X, k)
+    assert patches.shape == ((k + 1) ** 2, 2 * 4 * 5)
+    by_window = patches.reshape(k + 1, k + 1, 2, 4, 5)
+    for m, i, j in [(0, 0, 0), (1, 2, 3), (0, 3, 4)]:
+        np.testing.assert_array_equal(by_window[:, :, m, i, j], X[m, 2 * i:2 * i + k + 1, 2 * j:2 * j + k + 1, 0])
+    filters = rng(48).standard_normal((3, k, k, 1))
+    conv = (patch_filters(filters) @ patches).reshape(4, 3, -1)            # (p, q, f), window
+    cols = pool_window_columns(X, k) @ filters.reshape(3, -1).T            # (p, q, window), f
+    np.testing.assert_allclose(conv.transpose(0, 2, 1), cols.reshape(4, -1, 3), rtol=0, atol=EXACT)
+    G = rng(49).standard_normal(conv.shape).reshape(4 * 3, -1)
+    d_filters = patch_filters_gradient(G @ patches.T, k)
+    assert np.sum(d_filters * filters) == pytest.approx(np.sum(G * conv.reshape(G.shape)), rel=1e-12)
+    d_X = pool_window_patches_col2im(patch_filters(filters).T @ G, X.shape)
+    assert np.sum(d_X * X) == pytest.approx(np.sum(G * conv.reshape(G.shape)), rel=1e-12)
+
+
+@pytest.mark.parametrize("ties", ["first", "all"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_convpool_one_channel_equals_the_general_path(ties, dtype):
+    """ConvPool computes one input channel from patches (pool_window_patches), more channels from
+    pool_window_columns: on a one-channel input padded with a second channel of zeros (and zero
+    filter weights there) the general path gives the same numbers, ties included (a blank image)."""
+    X = rng(50).standard_normal((3, 12, 10, 1)).astype(dtype)
+    X[1] = 0.25                                               # a blank image: four-way ties everywhere
+    X[2, :4] = X[2, 4:8]                                      # some ties between rows
+    one = ConvPool(1, 4, 3, rng(51), dtype, bias=True, relu=True, ties=ties)
+    two = ConvPool(2, 4, 3, rng(51), dtype, bias=True, relu=True, ties=ties)
+    one.biases[...] = two.biases[...] = rng(52).standard_normal(4)
+    two.filters[...] = 0
+    two.filters[..., :1] = one.filters
+    X2 = np.concatenate([X, np.zeros_like(X)], axis=3)
+    tolerance = 1e-5 if dtype == np.float32 else EXACT
+    out = one.forward(X)
+    assert out.dtype == dtype and out.flags.c_contiguous
+    np.testing.assert_allclose(out, two.forward(X2), rtol=0, atol=tolerance)
+    G = rng(53).standard_normal(out.shape).astype(dtype)
+    np.testing.assert_allclose(one.backward(G), two.backward(G)[..., :1], rtol=0, atol=tolerance)
+    np.testing.assert_allclose(one.d_L_d_filters, two.d_L_d_filters[..., :1], rtol=0, atol=tolerance)
+    np.testing.assert_allclose(one.d_L_d_biases, two.d_L_d_biases, rtol=0, atol=tolerance)
+    assert one.d_L_d_filters.dtype == one.d_L_d_biases.dtype == dtype
+
+
+def test_convpool_reuses_its_scratch_arrays_but_never_its_output():
+    """The big intermediate arrays are kept from call to call (fresh memory is slow to touch);
+    what forward and backward return is new each time, so a kept result never changes."""
+    layer = ConvPool(1, 2, 3, rng(54), ties="first")
+    X = rng(55).standard_normal((2, 6, 6, 1))
+    first = layer.forward(X)
+    kept = first.copy()
+    arrays = dict(layer.scratch_arrays)
+    second = layer.forward(-X)
+    assert all(layer.scratch_arrays[name] is array for name, array in arrays.items())
+    np.testing.assert_array_equal(first, kept)
+    assert not np.shares_memory(first, second)
 
 
 @pytest.mark.parametrize("ties", ["first", "all"])

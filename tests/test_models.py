@@ -291,3 +291,9 @@ def test_a_batch_in_two_halves_gives_the_same_numbers_with_one_or_two_workers(ma
         np.testing.assert_allclose(results[1][2][name], gradient, rtol=1e-10, atol=1e-14)
     with pytest.raises(ValueError, match="1 or 2"):
         use_workers(3)
+    # the copy that computes the second half keeps its own scratch arrays (never the original's)
+    twin = model.replica(1)
+    for layer, twin_layer in zip(model.layers, twin.layers):
+        for name, array in getattr(twin_layer, "scratch_arrays", {}).items():
+            assert not np.shares_memory(array, layer.scratch_arrays[name])
+    assert twin.layers[0].scratch_arrays is model.replica(1).layers[0].scratch_arrays

@@ -94,7 +94,7 @@ class Sequential(Model):
         The layers run with one BLAS thread per worker, and inside ``values_already_checked``: the
         caller has checked the images; the layers check shapes only."""
         parts = batch_parts(n)
-        networks = [self] + [self.replica() for _ in parts[1:]]
+        networks = [self] + [self.replica(part) for part in range(1, len(parts))]
 
         def run(part: int):
             with values_already_checked():
@@ -103,10 +103,19 @@ class Sequential(Model):
         with limited_blas_threads():
             return parts, networks, run_parts(run, len(parts))
 
-    def replica(self) -> "Sequential":
-        """A copy that shares this network's weight arrays but remembers its own inputs and gradients."""
+    def replica(self, part: int = 1) -> "Sequential":
+        """A copy that shares this network's weight arrays but remembers its own inputs and gradients.
+
+        Its layers compute into their own ``scratch`` arrays (``.layers.scratch``), kept here from
+        one batch to the next for each ``part`` of a batch, so that two threads never write into
+        the same array and neither needs new memory for every batch."""
         twin = copy.copy(self)
         twin.layers = [copy.copy(layer) for layer in self.layers]
+        kept = self.__dict__.setdefault("replica_scratch", {}).get(part)
+        if kept is None or len(kept) != len(self.layers):
+            kept = self.replica_scratch[part] = [{} for _ in self.layers]
+        for layer, arrays in zip(twin.layers, kept):
+            layer.scratch_arrays = arrays
         return twin
 
     def predict_proba(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
