@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict
 
 import numpy as np
@@ -12,10 +13,10 @@ from cnn_lib.fast import ExponentialDecay, Sequential, run_recipe
 from cnn_lib.pretrained import RECIPES, checkpoint_path, load_pretrained
 
 # The issue's bars on full MNIST's 10,000 test images: the tutorial's network >= 97.5%, the
-# deeper one >= 99.0% (measured: 0.9804 and 0.9917).
+# deeper one >= 99.0% (measured: 0.9803 and 0.9918).
 REQUIRED_ACCURACY = {"tutorial": 0.975, "deep": 0.990}
 
-# Offline, on the shipped subset's 1,000 test images. Measured: tutorial 0.977 (23 errors), deep
+# Offline, on the shipped subset's 1,000 test images. Measured: tutorial 0.976 (24 errors), deep
 # 0.991 (9 errors). A sample of 1,000 images measures an accuracy near 0.98 with a standard error
 # of about 0.004 (0.003 near 0.99), so each band is the full-MNIST bar above less about three
 # standard errors: a network meeting its bar passes, one that fell short by a point or more (or an
@@ -71,12 +72,18 @@ def test_shipped_networks_reach_the_required_test_accuracy(name, full_mnist):
 
 @pytest.mark.parametrize("name", sorted(RECIPES))
 def test_retraining_the_recipe_reproduces_the_shipped_network(name, full_mnist):
-    """run_recipe on full MNIST gives the shipped weights: the recipe (every setting, the seed
-    included) really made them. About 1 minute (tutorial) and 1.5 minutes (deep) on two free cores.
+    """run_recipe on full MNIST retraces the shipped network's training: the recipe (every setting,
+    the seed included) really made it. About 1 minute (tutorial) and 2.5 minutes (deep) on two cores.
 
-    On the machine type that trained them the weights come out bit for bit (measured); another
-    CPU's BLAS rounds float32 products differently, and over 20 epochs the difference grows, so
-    the comparison allows what round-off can do and no more than a different recipe would."""
+    On the machine type that trained them the numbers come out bit for bit. Another CPU's BLAS (or
+    a faster layer) rounds float32 products differently, and SGD amplifies the difference: measured
+    when ConvPool's arithmetic was reordered, the batch losses agreed to 3e-6 over the first 50
+    batches, then drifted apart (1e-3 after ~200 batches for the tutorial network, ~400 for the deep
+    one), ending with epoch losses 0.04% (tutorial) and 3.4% (deep) apart and test accuracies 0.0001
+    apart. So the test holds the first 50 batches to 1e-4 (any other seed, learning rate or optimiser
+    misses that from the first batches) and the whole run to what chaos allows: epoch losses within
+    10%, the test accuracy within 0.003. It never compares the final weights, which after 10-20
+    epochs differ between two CPUs by far more than rounding (0.2 in the deep network)."""
     train_images, train_labels, test_images, test_labels = full_mnist
     recipe = RECIPES[name]
     model, history = run_recipe(recipe, train_images, train_labels)
@@ -84,10 +91,20 @@ def test_retraining_the_recipe_reproduces_the_shipped_network(name, full_mnist):
     assert model.config() == shipped.config()
     schedule = ExponentialDecay(recipe.lr_decay)
     assert history.epoch_lr == [schedule.lr(recipe.learning_rate, epoch) for epoch in range(recipe.num_epochs)]
-    np.testing.assert_allclose(history.epoch_loss, record["epoch_loss"], rtol=1e-4)
-    assert evaluate(model, test_images, test_labels).accuracy == pytest.approx(record["test_accuracy"], abs=0.002)
-    difference = max(float(np.max(np.abs(model.params()[key] - value))) for key, value in shipped.params().items())
-    assert difference < 1e-3, f"retrained weights differ from the shipped ones by up to {difference}"
+    # the record keeps each batch loss to 6 decimals
+    np.testing.assert_allclose(history.batch_loss[:50], record["batch_loss"][:50], rtol=1e-4, atol=2e-6)
+    np.testing.assert_allclose(history.epoch_loss, record["epoch_loss"], rtol=0.1)
+    assert evaluate(model, test_images, test_labels).accuracy == pytest.approx(record["test_accuracy"], abs=0.003)
+
+
+def test_another_seed_misses_the_first_batches_of_the_record(full_mnist):
+    """The first-50-batches check above can fail: a neighbouring seed's run leaves it at once."""
+    train_images, train_labels, _, _ = full_mnist
+    recipe = dataclasses.replace(RECIPES["tutorial"], seed=1, num_epochs=1)
+    _, history = run_recipe(recipe, train_images[:64 * 50], train_labels[:64 * 50])
+    _, record = load_pretrained("tutorial")
+    gap = np.abs(np.array(history.batch_loss[:50]) - np.array(record["batch_loss"][:50])) / np.array(record["batch_loss"][:50])
+    assert gap.max() > 1e-2
 
 
 def test_unknown_recipe_gets_a_clear_error():

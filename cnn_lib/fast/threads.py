@@ -23,9 +23,10 @@ computes them at once, one in the calling thread and one in a worker thread
 (NumPy releases Python's interpreter lock inside its kernels, so both run
 at the same time), then combines the two halves' gradients exactly as the
 mean over the whole batch. The split depends only on the batch size, never on
-the machine: with ``use_workers(1)`` (or on one core) the two halves run one
-after the other and give the same numbers, so a training run is the same on
-every machine. A busy core only makes the worker wait its turn.
+the number of cores: with ``use_workers(1)`` (or on one core) the two halves
+run one after the other and give the same numbers, so a training run does not
+depend on how many cores computed it (another CPU's BLAS may still round
+differently). A busy core only makes the worker wait its turn.
 """
 
 from __future__ import annotations
