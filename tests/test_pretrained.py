@@ -13,15 +13,16 @@ from cnn_lib.fast import ExponentialDecay, Sequential, run_recipe
 from cnn_lib.pretrained import RECIPES, checkpoint_path, load_pretrained
 
 # The issue's bars on full MNIST's 10,000 test images: the tutorial's network >= 97.5%, the
-# deeper one >= 99.0% (measured: 0.9803 and 0.9918).
-REQUIRED_ACCURACY = {"tutorial": 0.975, "deep": 0.990}
+# deeper one >= 99.0% (measured: 0.9803 and 0.9918); Zhou's own comparison, the tutorial's network at one
+# image per step for 3 epochs (Keras: 97.4%), >= 97% (measured: 0.9727).
+REQUIRED_ACCURACY = {"tutorial": 0.975, "deep": 0.990, "tutorial-batch1": 0.97}
 
 # Offline, on the shipped subset's 1,000 test images. Measured: tutorial 0.976 (24 errors), deep
-# 0.991 (9 errors). A sample of 1,000 images measures an accuracy near 0.98 with a standard error
+# 0.991 (9 errors), tutorial-batch1 0.971 (29 errors). A sample of 1,000 images measures an accuracy near 0.98 with a standard error
 # of about 0.004 (0.003 near 0.99), so each band is the full-MNIST bar above less about three
 # standard errors: a network meeting its bar passes, one that fell short by a point or more (or an
 # untrained one, ~0.1) does not.
-SUBSET_ACCURACY = {"tutorial": 0.96, "deep": 0.98}
+SUBSET_ACCURACY = {"tutorial": 0.96, "deep": 0.98, "tutorial-batch1": 0.955}
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +87,9 @@ def test_retraining_the_recipe_reproduces_the_shipped_network(name, full_mnist):
     epochs differ between two CPUs by far more than rounding (0.2 in the deep network)."""
     train_images, train_labels, test_images, test_labels = full_mnist
     recipe = RECIPES[name]
+    shortened = recipe.batch_size == 1      # 60,000 steps an epoch: the first epoch retraces enough (~45 s)
+    if shortened:
+        recipe = dataclasses.replace(recipe, num_epochs=1)
     model, history = run_recipe(recipe, train_images, train_labels)
     shipped, record = load_pretrained(name)
     assert model.config() == shipped.config()
@@ -93,8 +97,9 @@ def test_retraining_the_recipe_reproduces_the_shipped_network(name, full_mnist):
     assert history.epoch_lr == [schedule.lr(recipe.learning_rate, epoch) for epoch in range(recipe.num_epochs)]
     # the record keeps each batch loss to 6 decimals
     np.testing.assert_allclose(history.batch_loss[:50], record["batch_loss"][:50], rtol=1e-4, atol=2e-6)
-    np.testing.assert_allclose(history.epoch_loss, record["epoch_loss"], rtol=0.1)
-    assert evaluate(model, test_images, test_labels).accuracy == pytest.approx(record["test_accuracy"], abs=0.003)
+    np.testing.assert_allclose(history.epoch_loss, record["epoch_loss"][:recipe.num_epochs], rtol=0.1)
+    if not shortened:
+        assert evaluate(model, test_images, test_labels).accuracy == pytest.approx(record["test_accuracy"], abs=0.003)
 
 
 def test_another_seed_misses_the_first_batches_of_the_record(full_mnist):
@@ -108,5 +113,5 @@ def test_another_seed_misses_the_first_batches_of_the_record(full_mnist):
 
 
 def test_unknown_recipe_gets_a_clear_error():
-    with pytest.raises(ValueError, match=r"name must be one of \('tutorial', 'deep'\), but got 'lenet'"):
+    with pytest.raises(ValueError, match=r"name must be one of \('tutorial', 'deep', 'tutorial-batch1'\), but got 'lenet'"):
         checkpoint_path("lenet")

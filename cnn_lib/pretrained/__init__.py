@@ -1,13 +1,14 @@
 """Networks trained on full MNIST, shipped with the package, and the recipes that made them.
 
-Training the deep network takes about 1.5 minutes on two cores, too long to
-repeat each time notebook 08 runs. So the weights are trained once with a
+Training the deep network takes over 2 minutes on two cores, too long to
+repeat each time notebook 08 runs (and the tutorial's network at one image per
+step, Zhou's own full-MNIST comparison, about as long). So the weights are trained once with a
 ``Recipe`` (every setting, the seed included), saved in this folder
 (``<name>.npz`` with a training record ``<name>.json``) and loaded by the
 notebook; a test retrains each recipe and checks it reproduces the shipped
 weights. To retrain by hand::
 
-    python -m cnn_lib.pretrained deep        # or: tutorial; add --out PATH.npz
+    python -m cnn_lib.pretrained deep        # or: tutorial, tutorial-batch1; add --out PATH.npz
 
 which runs exactly what ``RECIPES["deep"].command()`` does on the command line.
 """
@@ -33,6 +34,8 @@ PRETRAINED_DIR = Path(__file__).resolve().parent
 RECIPES = {
     "tutorial": Recipe(model="tutorial", optimizer="momentum", lr=0.05, lr_decay=0.85, num_epochs=20),
     "deep": Recipe(model="deep", optimizer="adam", lr=0.001, lr_decay=0.7, num_epochs=10),
+    # Zhou's own comparison: his network in Keras on full MNIST, one image per step, SGD 0.005, 3 epochs
+    "tutorial-batch1": Recipe(model="tutorial", optimizer="sgd", lr=0.005, num_epochs=3, batch_size=1),
 }
 
 
