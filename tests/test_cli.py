@@ -115,6 +115,19 @@ def test_fast_run_with_zero_epochs_reports_no_speed(capsys):
     assert len(summary) == 1 and summary[0].endswith("no training.")
 
 
+def test_fast_run_can_hold_out_validation_images(capsys):
+    """--validation N: the last N training images are scored after every epoch, not trained on."""
+    status, out, err = run_main(capsys, "train", "--train-size", "300", "--test-size", "50", "--epochs", "2",
+                                "--batch-size", "32", "--validation", "100")
+    assert status == 0, err
+    epochs = [line for line in out.splitlines() if line.startswith("Epoch ")]
+    assert len(epochs) == 2 and all("; validation loss " in line and ", accuracy " in line for line in epochs)
+    assert "Summary: 2 epoch(s) on 200 subset training images (100 more held out for validation);" in out
+    assert "--validation 100" in out
+    status, out, err = run_main(capsys, "train", "--train-size", "100", "--batch-size", "8", "--validation", "100")
+    assert_user_error(status, out, err, "holds out 100 images for validation, but there are only 100")
+
+
 def test_bench_quick_prints_a_table_per_thread_setting():
     """One thread, all cores, and (on a machine with several cores) one core kept busy."""
     result = run_cli("bench", "--quick")

@@ -297,3 +297,39 @@ def test_a_batch_in_two_halves_gives_the_same_numbers_with_one_or_two_workers(ma
         for name, array in getattr(twin_layer, "scratch_arrays", {}).items():
             assert not np.shares_memory(array, layer.scratch_arrays[name])
     assert twin.layers[0].scratch_arrays is model.replica(1).layers[0].scratch_arrays
+
+
+def test_validation_images_are_scored_after_every_epoch_and_change_nothing(subset):
+    """fit(validation=...) records each epoch's validation loss and accuracy (what evaluate gives
+    for the weights at the end of that epoch) and trains exactly as without it."""
+    images, labels = subset[0][:200], subset[1][:200]
+    held_out = (subset[0][200:300], subset[1][200:300])
+    runs = []
+    for validation in (None, held_out):
+        model = tutorial_model(np.random.default_rng(3), np.float64)
+        history = fit(model, images, labels, batch_size=16, num_epochs=2, optimizer=SGD(0.05),
+                      rng=np.random.default_rng(4), log=None, validation=validation)
+        runs.append((model, history))
+    (plain, plain_history), (scored, history) = runs
+    for name, value in plain.params().items():
+        np.testing.assert_array_equal(scored.params()[name], value)
+    assert plain_history.validation_loss == [] and len(history.validation_loss) == 2
+    final = evaluate(scored, *held_out)
+    assert history.validation_loss[-1] == pytest.approx(final.loss, rel=1e-12)
+    assert history.validation_accuracy[-1] == final.accuracy
+    assert history.validation_loss[1] < history.validation_loss[0]
+
+
+def test_a_recipe_holds_out_its_last_images_for_validation(subset):
+    from cnn_lib.fast import Recipe, run_recipe
+    images, labels = subset[0][:300], subset[1][:300]
+    recipe = Recipe(model="tutorial", optimizer="sgd", lr=0.05, num_epochs=1, batch_size=32, validation=100)
+    assert recipe.command().endswith("--seed 0 --validation 100")
+    assert "--validation" not in Recipe().command()
+    model, history = run_recipe(recipe, images, labels)
+    assert len(history.batch_loss) == 200 // 32 + 1                      # trained on the first 200 only
+    assert history.validation_accuracy == [evaluate(model, images[200:], labels[200:]).accuracy]
+    with pytest.raises(ValueError, match="holds out 300 images for validation, but there are only 300"):
+        run_recipe(Recipe(validation=300), images, labels)
+    with pytest.raises(ValueError, match="validation must be a whole number"):
+        Recipe(validation=-1)

@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     fast.add_argument("--dtype", choices=("float32", "float64"), default=None, help="(default float32)")
     fast.add_argument("--lr-decay", type=number_in(0, 1, high_closed=True), default=None,
                       help="multiply the learning rate by this after every epoch, in (0, 1] (default 1: constant)")
+    fast.add_argument("--validation", type=whole_number(1), default=None, metavar="N",
+                      help="hold out the last N training images and score them after every epoch (default: none)")
 
     bench = commands.add_parser(
         "bench", help="measure training speed: loop layers, fast layers, PyTorch if installed",

@@ -18,13 +18,13 @@ from ..checkpoint import CheckpointError, load_checkpoint, require_checkpoint_pa
 from ..data import MNISTDataError, load_mnist
 from ..evaluation import evaluate
 from ..fast.models import Sequential
-from ..fast.recipe import Recipe, new_model, run_recipe
+from ..fast.recipe import Recipe, new_model, run_recipe, split_validation
 from ..model import TrainingDiverged
 from ..network import TutorialCNN
 from ..training import train_tutorial
 from . import EXIT_USER_ERROR
 
-FAST_OPTIONS = ("batch_size", "model", "optimizer", "dtype", "lr_decay")
+FAST_OPTIONS = ("batch_size", "model", "optimizer", "dtype", "lr_decay", "validation")
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -75,14 +75,15 @@ def run_fast(args: argparse.Namespace, data: tuple, model: Sequential | None) ->
     train_images, train_labels, test_images, test_labels = data
     recipe = Recipe(model=args.model or "tutorial", optimizer=args.optimizer or "sgd", lr=args.lr,
                     lr_decay=args.lr_decay or 1.0, num_epochs=args.epochs, batch_size=args.batch_size or 64,
-                    seed=args.seed, dtype=args.dtype or "float32")
+                    seed=args.seed, dtype=args.dtype or "float32", validation=args.validation or 0)
     if model is not None and model.config() != new_model(recipe)[0].config():
         raise CheckpointError(f"{args.load!r} holds a {type(model).__name__} that is not the {recipe.model} model "
                               f"in {recipe.dtype}; choose --model and --dtype to match it.")
+    split_validation(recipe, train_images, train_labels)      # too many held out: say so before training
     described = model or new_model(recipe)[0]
     print(f"Fast {recipe.model} model ({described.num_params()} weights, {recipe.dtype}), {recipe.optimizer} "
           f"lr {recipe.learning_rate} (decay {recipe.lr_decay} per epoch), batch size {recipe.batch_size}", flush=True)
-    n = len(train_images)
+    n = len(train_images) - recipe.validation                  # the images trained on
     with progress_bar(args, recipe.num_epochs * n, "img") as bar:
         done = {"images": 0}
 
@@ -99,7 +100,8 @@ def run_fast(args: argparse.Namespace, data: tuple, model: Sequential | None) ->
     print("Test Accuracy: %.4f" % test.accuracy)
     speed = (f"{history.seconds:.1f} s training, {history.images_per_second:.0f} images/s"
              if history.images_per_second else "no training")
-    print(f"\nSummary: {recipe.num_epochs} epoch(s) on {n} {args.data} training images; {recipe.command(args.data)}: "
+    held_out = f" ({recipe.validation} more held out for validation)" if recipe.validation else ""
+    print(f"\nSummary: {recipe.num_epochs} epoch(s) on {n} {args.data} training images{held_out}; {recipe.command(args.data)}: "
           f"test accuracy {test.accuracy:.4f} (loss {test.loss:.4f}) on {len(test_images)} test images; {speed}.")
     return save_if_asked(model, args.save)
 

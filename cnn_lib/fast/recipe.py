@@ -22,7 +22,9 @@ from .training import FitHistory, fit
 class Recipe:
     """Everything that decides a mini-batch training run, the seed included.
 
-    ``lr=None`` means the optimiser's default (``DEFAULT_LR``).
+    ``lr=None`` means the optimiser's default (``DEFAULT_LR``). ``validation``: how many of
+    the *last* training images to hold out, and score after every epoch instead of training
+    on them (0: train on all).
     """
 
     model: str = "tutorial"
@@ -33,6 +35,7 @@ class Recipe:
     batch_size: int = 64
     seed: int = 0
     dtype: str = "float32"
+    validation: int = 0
 
     def __post_init__(self):
         require_choice("model", self.model, tuple(MODELS))
@@ -41,6 +44,7 @@ class Recipe:
         require_positive_int("batch_size", self.batch_size)
         require_count("seed", self.seed)
         require_dtype(self.dtype)
+        require_count("validation", self.validation)
         make_optimizer(self.optimizer, self.lr)     # checks lr
         ExponentialDecay(self.lr_decay)             # checks lr_decay
 
@@ -52,13 +56,26 @@ class Recipe:
         """The equivalent ``python -m cnn_lib train`` command line."""
         return (f"python -m cnn_lib train --data {data} --model {self.model} --optimizer {self.optimizer} "
                 f"--lr {self.learning_rate} --lr-decay {self.lr_decay} --epochs {self.num_epochs} "
-                f"--batch-size {self.batch_size} --dtype {self.dtype} --seed {self.seed}")
+                f"--batch-size {self.batch_size} --dtype {self.dtype} --seed {self.seed}"
+                + (f" --validation {self.validation}" if self.validation else ""))
 
 
 def new_model(recipe: Recipe) -> tuple[Sequential, np.random.Generator]:
     """The recipe's untrained model and the generator that drew it (it goes on to shuffle)."""
     rng = np.random.default_rng(recipe.seed)
     return MODELS[recipe.model](rng, np.dtype(recipe.dtype)), rng
+
+
+def split_validation(recipe: Recipe, images: np.ndarray, labels: np.ndarray) -> tuple[tuple, tuple | None]:
+    """``((train_images, train_labels), validation)``: the last ``recipe.validation`` images held out
+    as ``validation = (images, labels)`` (``None`` when the recipe holds none out)."""
+    if not recipe.validation:
+        return (images, labels), None
+    if recipe.validation >= len(images):
+        raise ValueError(f"the recipe holds out {recipe.validation} images for validation, but there are only "
+                         f"{len(images)} training images; hold out fewer.")
+    kept = len(images) - recipe.validation
+    return (images[:kept], labels[:kept]), (images[kept:], labels[kept:])
 
 
 def run_recipe(recipe: Recipe, train_images: np.ndarray, train_labels: np.ndarray,
@@ -69,11 +86,14 @@ def run_recipe(recipe: Recipe, train_images: np.ndarray, train_labels: np.ndarra
     One ``np.random.default_rng(recipe.seed)`` draws the initial weights, then
     each epoch's shuffle: the same recipe and data give the same weights.
     ``model``: start from these weights instead (e.g. loaded from a checkpoint);
-    it must be the recipe's kind of model.
+    it must be the recipe's kind of model. With ``recipe.validation``, the last
+    that many images are held out and scored after every epoch (``history.validation_*``).
     """
     fresh, rng = new_model(recipe)
     model = fresh if model is None else model
+    (train_images, train_labels), validation = split_validation(recipe, train_images, train_labels)
     history = fit(model, train_images, train_labels, batch_size=recipe.batch_size,
                   num_epochs=recipe.num_epochs, optimizer=make_optimizer(recipe.optimizer, recipe.lr),
-                  schedule=ExponentialDecay(recipe.lr_decay), rng=rng, log=log, on_batch=on_batch)
+                  schedule=ExponentialDecay(recipe.lr_decay), rng=rng, log=log, on_batch=on_batch,
+                  validation=validation)
     return model, history

@@ -9,6 +9,7 @@ from typing import Callable
 import numpy as np
 
 from ..digits import require_dataset
+from ..evaluation import evaluate
 from ..model import divergence_raises, require_finite_training
 from ..require import require_count, require_positive_int
 from .optim import SGD, ExponentialDecay, Optimizer
@@ -30,13 +31,16 @@ def train_on_batch(model, images: np.ndarray, labels: np.ndarray, optimizer: Opt
 @dataclass
 class FitHistory:
     """What ``fit`` saw: per batch and per epoch loss and accuracy (before each update),
-    the learning rate of each epoch and the schedule that set it."""
+    the learning rate of each epoch and the schedule that set it, and (when ``fit`` was
+    given validation images) their loss and accuracy after each epoch."""
 
     batch_loss: list[float] = field(default_factory=list)
     batch_accuracy: list[float] = field(default_factory=list)
     epoch_loss: list[float] = field(default_factory=list)
     epoch_accuracy: list[float] = field(default_factory=list)
     epoch_lr: list[float] = field(default_factory=list)
+    validation_loss: list[float] = field(default_factory=list)
+    validation_accuracy: list[float] = field(default_factory=list)
     schedule: str = ""
     seconds: float = 0.0
     images: int = 0
@@ -50,7 +54,8 @@ class FitHistory:
 def fit(model, images: np.ndarray, labels: np.ndarray, batch_size: int = 64, num_epochs: int = 1,
         optimizer: Optimizer | None = None, schedule: ExponentialDecay | None = None,
         rng: np.random.Generator | None = None, log: Callable[[str], None] | None = print,
-        on_batch: Callable[[int, int], None] | None = None) -> FitHistory:
+        on_batch: Callable[[int, int], None] | None = None,
+        validation: tuple[np.ndarray, np.ndarray] | None = None) -> FitHistory:
     """Mini-batch training of any model (``TutorialCNN`` or a fast ``Sequential``).
 
     - ``images``: ``(n, 28, 28)`` pixels 0..255; ``labels``: ``(n,)`` digits.
@@ -61,12 +66,17 @@ def fit(model, images: np.ndarray, labels: np.ndarray, batch_size: int = 64, num
       ``lr`` (default: constant). The optimiser's ``lr`` is never changed.
     - ``log(line)``: one line per epoch (``None``: silent).
     - ``on_batch(epoch, images_done_in_epoch)``: after each batch (progress bars).
+    - ``validation``: ``(images, labels)`` held out from training, scored after every epoch
+      (``history.validation_loss``, ``validation_accuracy``): what recipes are chosen on, so
+      that the test images are used once, at the end (notebook 08).
 
     Raises ``TrainingDiverged`` as soon as the loss or a weight is NaN or infinite.
     With ``batch_size=1``, ``SGD(0.005)`` and the ``rng`` that made a
     ``tutorial_model``, this is exactly ``train_tutorial``'s run (tested).
     """
     images, labels = require_dataset(images, labels, "training")
+    if validation is not None:
+        validation = require_dataset(*validation, "validation")
     batch_size = require_positive_int("batch_size", batch_size)
     num_epochs = require_count("num_epochs", num_epochs)
     optimizer = SGD() if optimizer is None else optimizer
@@ -97,8 +107,14 @@ def fit(model, images: np.ndarray, labels: np.ndarray, batch_size: int = 64, num
         history.epoch_loss.append(total_loss / n)
         history.epoch_accuracy.append(total_correct / n)
         seconds = time.perf_counter() - epoch_start
+        scored = ""
+        if validation is not None:
+            result = evaluate(model, *validation)
+            history.validation_loss.append(result.loss)
+            history.validation_accuracy.append(result.accuracy)
+            scored = f"; validation loss {result.loss:.4f}, accuracy {result.accuracy:.4f}"
         log(f"Epoch {epoch + 1}/{num_epochs}: training loss {history.epoch_loss[-1]:.4f}, "
-            f"accuracy {history.epoch_accuracy[-1]:.4f}, lr {lr:.3g} ({n / max(seconds, 1e-9):.0f} images/s)")
+            f"accuracy {history.epoch_accuracy[-1]:.4f}, lr {lr:.3g} ({n / max(seconds, 1e-9):.0f} images/s){scored}")
     history.seconds = time.perf_counter() - start
     history.images = n * num_epochs
     return history
