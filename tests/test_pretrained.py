@@ -102,14 +102,15 @@ def test_retraining_the_recipe_reproduces_the_shipped_network(name, full_mnist):
         assert evaluate(model, test_images, test_labels).accuracy == pytest.approx(record["test_accuracy"], abs=0.003)
 
 
-def test_another_seed_misses_the_first_batches_of_the_record(full_mnist):
-    """The first-50-batches check above can fail: a neighbouring seed's run leaves it at once."""
+def test_another_seed_misses_the_first_batches_by_far_more_than_the_check_allows(full_mnist):
+    """The first-50-batches check above can fail: two seeds of the same recipe differ there at once,
+    by far more than its 1e-4 (measured on 50 batches of a one-epoch run, to stay quick)."""
     train_images, train_labels, _, _ = full_mnist
-    recipe = dataclasses.replace(RECIPES["tutorial"], seed=1, num_epochs=1)
-    _, history = run_recipe(recipe, train_images[:64 * 50], train_labels[:64 * 50])
-    _, record = load_pretrained("tutorial")
-    gap = np.abs(np.array(history.batch_loss[:50]) - np.array(record["batch_loss"][:50])) / np.array(record["batch_loss"][:50])
-    assert gap.max() > 1e-2
+    losses = []
+    for seed in (0, 1):
+        recipe = dataclasses.replace(RECIPES["tutorial"], seed=seed, num_epochs=1, validation=0)
+        losses.append(np.array(run_recipe(recipe, train_images[:64 * 50], train_labels[:64 * 50])[1].batch_loss))
+    assert np.max(np.abs(losses[1] - losses[0]) / losses[0]) > 1e-2
 
 
 def test_unknown_recipe_gets_a_clear_error():
