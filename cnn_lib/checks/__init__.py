@@ -37,6 +37,7 @@ from .softmax import check_softmax_backward, check_softmax_forward
 from .training import check_train_step
 
 __all__ = [
+    "Verdict",
     "check_conv_d_L_d_filters",
     "check_conv_d_L_d_input",
     "check_conv_forward",
