@@ -11,13 +11,14 @@ expected and what came.
 from __future__ import annotations
 
 import copy
+import re
 import inspect
 
 import numpy as np
 import pytest
 
 from cnn_lib import checks
-from cnn_lib.checks import _feedback, references
+from cnn_lib.checks import _cases, _feedback, references
 
 # ----------------------------------------------------------------------------- right answers
 # Written the way a learner would (loops, as in the notebooks), not by calling the library.
@@ -66,6 +67,17 @@ def _maxpool_backward(x, d_L_d_out, pick="first"):
 
 def maxpool_backward(x, d_L_d_out):
     return _maxpool_backward(x, d_L_d_out)
+
+
+def _maxpool_backward_split(x, d_L_d_out, weights_of):
+    """Split each window's gradient among its tied maxima: ``weights_of(k)`` gives the k maxima's weights."""
+    d = np.zeros(x.shape)
+    for i, j, region in _windows(x):
+        for f in range(x.shape[2]):
+            positions = np.argwhere(region[:, :, f] == region[:, :, f].max())
+            for (a, b), weight in zip(positions, weights_of(len(positions))):
+                d[2 * i + a, 2 * j + b, f] = weight * d_L_d_out[i, j, f]
+    return d
 
 
 def conv_forward(image, filters):
@@ -122,7 +134,10 @@ RIGHT = {
     "softmax_backward": [softmax_backward],
     "maxpool_forward": [maxpool_forward,
                         lambda x: x.reshape(x.shape[0] // 2, 2, x.shape[1] // 2, 2, -1).max(axis=(1, 3))],
-    "maxpool_backward": [maxpool_backward, lambda x, g: _maxpool_backward(x, g, pick="last")],
+    "maxpool_backward": [maxpool_backward, lambda x, g: _maxpool_backward(x, g, pick="last"),
+                         # any subgradient at a tie (notebook 04, section 3): an equal or an uneven split
+                         lambda x, g: _maxpool_backward_split(x, g, lambda k: np.full(k, 1 / k)),
+                         lambda x, g: _maxpool_backward_split(x, g, lambda k: np.arange(1.0, k + 1) * 2 / (k * k + k))],
     "conv_forward": [conv_forward],
     "conv_d_L_d_filters": [conv_d_L_d_filters],
     "conv_d_L_d_input": [conv_d_L_d_input, conv_d_L_d_input_full_convolution],
@@ -201,6 +216,15 @@ def _train_step_with(sign=-1, initial_sign=-1, lr_scale=None, applied=1, layers=
     return f
 
 
+def _returning_correct(correct_of):
+    """A right train step whose ``correct`` is ``correct_of(out, label)``, with ``out`` before the step."""
+    def f(net, image, label, lr):
+        out, loss, _ = net.forward(image, label)
+        train_step(net, image, label, lr)
+        return loss, correct_of(out, label)
+    return f
+
+
 WRONG = [
     # softmax forward
     ("softmax_forward", "no max shift", lambda t: np.exp(t) / np.exp(t).sum(), "overflow"),
@@ -264,6 +288,12 @@ WRONG = [
     ("maxpool_backward", "max over all channels of the window",
      lambda x, g: _maxpool_backward_loop(x, g, lambda r, v: np.where(r == r.max(), v, 0)), "over all channels"),
     ("maxpool_backward", "returns d_L_d_out itself", lambda x, g: g, "shape of the input"),
+    ("maxpool_backward", "tied windows split in quarters, whatever the number of ties",
+     lambda x, g: _maxpool_backward_split(x, g, lambda k: np.full(k, 1 / 4 if k > 1 else 1.0)),
+     "whose maximum is tied 2 times, your entries add up to"),
+    ("maxpool_backward", "a split with a negative share",
+     lambda x, g: _maxpool_backward_split(x, g, lambda k: np.array([2.0, -1.0] + [0.0] * (k - 2)) if k > 1 else [1.0]),
+     "but not all have its sign"),
     # conv forward
     ("conv_forward", "rotated filters (textbook convolution)",
      lambda image, filters: conv_forward(image, filters[:, ::-1, ::-1]), "rotated the filters"),
@@ -332,6 +362,15 @@ WRONG = [
     ("train_step", "log10 loss", _train_step_with(log=np.log10), "log10"),
     ("train_step", "loss after the update", _train_step_with(loss_after=True), "after the update"),
     ("train_step", "returns out too", lambda net, image, label, lr: net.forward(image, label), "return (loss, correct)"),
+    # correct always 0: only the case whose net predicts its label right (correct == 1) can tell
+    ("train_step", "correct compares a probability with the label",
+     _returning_correct(lambda out, label: int(np.max(out) == label)),
+     "correct is 0, expected 1: the network's most probable digit, np.argmax(out) = 1, is the label 1"),
+    ("train_step", "correct compared with `is`",
+     _returning_correct(lambda out, label: int(np.argmax(out) is label)), "correct is 0, expected 1"),
+    ("train_step", "correct is always 0", _returning_correct(lambda out, label: 0), "correct is 0, expected 1"),
+    ("train_step", "correct is always True", _returning_correct(lambda out, label: True),
+     "correct is 1, expected 0: the network's most probable digit, np.argmax(out) = 6, is not the label 5"),
 ]
 
 EXERCISES = list(RIGHT)
@@ -343,8 +382,11 @@ SOLUTION_LINES = {line.strip() for function in (softmax_forward, _d_L_d_t, softm
 
 
 def run_check(exercise, function, capsys):
-    passed = getattr(checks, f"check_{exercise}")(function)
-    return passed, capsys.readouterr().out
+    """``(passed, printed)``: the check's verdict as a bool, and what it printed (the verdict's text)."""
+    verdict = getattr(checks, f"check_{exercise}")(function)
+    out = capsys.readouterr().out
+    assert isinstance(verdict, _feedback.Verdict) and out == f"{verdict}\n", (verdict, out)
+    return bool(verdict), out
 
 
 @pytest.mark.parametrize("exercise", EXERCISES)
@@ -764,12 +806,12 @@ def test_the_safety_net_turns_a_failing_check_into_feedback(capsys):
         raise TypeError("unsupported operand")
     passed = _feedback.run("demo", lambda x: x, [{"desc": "a case"}], judge)
     out = capsys.readouterr().out
-    assert passed is False
+    assert not passed and str(passed) + "\n" == out
     assert out.startswith("✗ demo: the check could not judge your answer (case 1 of 1: a case)"), out
     assert "TypeError: unsupported operand" in out and "\n  Hint: " in out and "Traceback" not in out, out
 
 
-def test_an_error_in_a_helper_points_at_the_line_of_the_function_that_called_it(capsys):
+def test_an_error_in_a_helper_names_the_helper_and_the_line_that_called_it(capsys):
     def helper(t):
         return t[99]
 
@@ -778,4 +820,220 @@ def test_an_error_in_a_helper_points_at_the_line_of_the_function_that_called_it(
         return helper(shifted)
     passed, out = run_check("softmax_forward", softmax_with_a_helper, capsys)
     assert_feedback("softmax_forward", passed, out, "raised IndexError")
-    assert "line 3 of your function: `return helper(shifted)`" in out, out
+    assert ("line 2 of your helper `helper`: `return t[99]` (called in line 3 of your function: "
+            "`return helper(shifted)`)") in out, out
+
+
+CELL = """import numpy as np
+
+def helper(t):
+    doubled = t * 2
+    return doubled[99]
+
+def softmax_forward(totals):
+    \"\"\"A docstring, so that line numbers within the function and the cell differ.\"\"\"
+    shifted = totals - np.max(totals)
+    return helper(shifted)
+
+def nested(totals):
+    def inner(t):
+        return t.reshape(7)
+    return inner(totals)
+
+def in_a_comprehension(totals):
+    values = [totals[k] for k in range(9)]
+    return np.array(values)
+
+as_lambda = lambda t: t[None] @ np.ones(5)
+
+def via_lambda(totals):
+    return as_lambda(totals)
+"""
+
+
+def run_cell(source, filename):
+    """Run ``source`` as a notebook cell does: compiled under one file name whose text linecache can read
+    (IPython registers every cell with linecache in the same way)."""
+    import linecache
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    namespace = {}
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("function, phrase", [
+    ("softmax_forward", "line 3 of your helper `helper`: `return doubled[99]` (called in line 4 of your "
+                        "function: `return helper(shifted)`)"),
+    ("nested", "line 2 of your helper `inner`: `return t.reshape(7)` (called in line 4 of your function: "
+               "`return inner(totals)`)"),
+    ("in_a_comprehension", "line 2 of your function: `values = [totals[k] for k in range(9)]`"),
+    ("via_lambda", "line 1 of your helper a lambda: `as_lambda = lambda t: t[None] @ np.ones(5)` (called in "
+                   "line 2 of your function: `return as_lambda(totals)`)"),
+])
+def test_an_error_in_a_helper_defined_in_the_notebook_cell_names_its_line(function, phrase, capsys):
+    """Lines are counted from the ``def`` of the function the error is in, wherever it sits in the cell."""
+    cell = run_cell(CELL, "/tmp/ipykernel_0/cell-with-helpers.py")
+    passed, out = run_check("softmax_forward", cell[function], capsys)
+    assert_feedback("softmax_forward", passed, out, "your function raised")
+    assert phrase in out, out
+    assert "line -" not in out and "line 0 " not in out, out
+
+
+def test_an_error_in_a_helper_of_another_cell_points_at_the_call(capsys):
+    helpers = run_cell("def helper(t):\n    return t[99]\n", "/tmp/ipykernel_0/helpers.py")
+    cell = run_cell("def softmax_forward(totals):\n    return helper(totals)\n", "/tmp/ipykernel_0/solution.py")
+    cell["helper"] = helpers["helper"]
+    passed, out = run_check("softmax_forward", cell["softmax_forward"], capsys)
+    assert "line 2 of your function: `return helper(totals)`" in out, out
+
+
+def test_a_helper_with_the_learners_name_is_not_taken_for_the_learners_function(capsys):
+    """Frames are matched by code object: another function called ``softmax_forward`` is a helper."""
+    other = run_cell("def softmax_forward(t):\n    x = 1\n    return t[99]\n", "/tmp/ipykernel_0/other.py")
+    cell = run_cell("def softmax_forward(totals):\n    return helper(totals)\n", "/tmp/ipykernel_0/mine.py")
+    cell["helper"] = other["softmax_forward"]
+    passed, out = run_check("softmax_forward", cell["softmax_forward"], capsys)
+    assert "line 2 of your function: `return helper(totals)`" in out, out
+
+
+# ----------------------------------------------------------------------------- the verdict
+# A check returns its verdict: true or false, and the printed text, so that an assert can carry it.
+
+
+def test_a_verdict_is_true_or_false_and_reads_as_the_printed_line(capsys):
+    good = checks.check_softmax_forward(softmax_forward)
+    bad = checks.check_softmax_forward(lambda t: np.exp(t) / np.exp(t).sum())
+    out = capsys.readouterr().out
+    assert bool(good) is True and bool(bad) is False
+    assert out == f"{good}\n{bad}\n"
+    assert str(bad).startswith("✗ softmax_forward: ") and "\n  Hint: " in str(bad)
+    assert repr(bad).startswith("<Verdict ✗ softmax_forward: ") and "\n" not in repr(bad)
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_the_assert_of_a_check_cell_carries_the_diagnosis(exercise, capsys):
+    """The series notebooks' check cells read ``assert (verdict := check_x(x)), verdict``: the AssertionError
+    that nbgrader shows for a failing cell holds the ✗ line and its hint, not a bare AssertionError."""
+    def stub(*args):
+        raise NotImplementedError()
+
+    def wrong(*args):
+        return None
+    for learner, phrase in ((stub, "not implemented yet"), (wrong, "Hint: ")):
+        namespace = {f"check_{exercise}": getattr(checks, f"check_{exercise}"), exercise: learner}
+        with pytest.raises(AssertionError) as failure:
+            exec(f"assert (verdict := check_{exercise}({exercise})), verdict", namespace)
+        printed = capsys.readouterr().out
+        assert str(failure.value) + "\n" == printed and phrase in str(failure.value), (failure.value, printed)
+    exec(f"assert (verdict := check_{exercise}({exercise})), verdict", {f"check_{exercise}": getattr(
+        checks, f"check_{exercise}"), exercise: RIGHT[exercise][0]})
+
+
+# ----------------------------------------------------------------------------- precision and dtypes
+# An answer is judged at the precision of the dtype it comes in, the same way in every check: float64 to
+# a relative 1e-6, float32 to 1e-5 of its scale (and the ✓ line says so), float16 not at all.
+
+
+def _in_float32(function, accumulate=True):
+    """``function`` run on float32 copies of its array arguments; its arrays returned as float32
+    (``accumulate``: as a learner whose np.zeros(..., dtype=np.float32) accumulator keeps float32)."""
+    def cast(value):
+        return value.astype(np.float32) if isinstance(value, np.ndarray) else value
+
+    def learner(*args):
+        result = function(*(cast(a) for a in args))
+        if isinstance(result, tuple):
+            return tuple(cast(r) for r in result)
+        return cast(result) if accumulate else result
+    return learner
+
+
+def _conv_forward_float32_loop(image, filters):
+    """conv_forward with a float32 accumulator: every product and sum rounded to float32."""
+    image, filters = image.astype(np.float32), filters.astype(np.float32)
+    h, w = image.shape
+    out = np.zeros((h - 2, w - 2, len(filters)), dtype=np.float32)
+    for i in range(h - 2):
+        for j in range(w - 2):
+            for f in range(len(filters)):
+                for a in range(3):
+                    for b in range(3):
+                        out[i, j, f] += image[i + a, j + b] * filters[f, a, b]
+    return out
+
+
+def _train_step_float32_weights(net, image, label, lr):
+    """The right step, then the weights stored as float32."""
+    result = train_step(net, image, label, lr)
+    net.softmax.weights = net.softmax.weights.astype(np.float32)
+    net.softmax.biases = net.softmax.biases.astype(np.float32)
+    net.conv.filters = net.conv.filters.astype(np.float32)
+    return np.float32(result[0]), result[1]
+
+
+FLOAT32 = {exercise: _in_float32(RIGHT[exercise][0]) for exercise in EXERCISES if exercise != "train_step"}
+FLOAT32["train_step"] = _train_step_float32_weights
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_float32_answers_pass_at_float32_precision_and_say_so(exercise, capsys):
+    passed, out = run_check(exercise, FLOAT32[exercise], capsys)
+    assert passed is True, out
+    assert out.startswith(f"✓ {exercise} passed (") and "Your results are float32" in out, out
+    assert "within float32's precision" in out and out.count("\n") == 1, out
+
+
+def test_a_float32_accumulator_passes():
+    assert checks.check_conv_forward(_conv_forward_float32_loop)
+
+
+def test_float64_answers_do_not_mention_a_dtype(capsys):
+    passed, out = run_check("conv_forward", conv_forward, capsys)
+    assert passed is True and "float" not in out, out
+
+
+def test_float32_rounding_returned_as_float64_is_named_as_rounding(capsys):
+    """Computed in float32, returned as float64: judged at float64's 1e-6, so rejected, but the message
+    says it is rounding, shows the two values with the digits where they differ, and says what to do."""
+    passed, out = run_check("conv_forward", lambda image, filters: _conv_forward_float32_loop(image, filters)
+                            .astype(np.float64), capsys)
+    assert_feedback("conv_forward", passed, out, "close, but not within the tolerance",
+                    "where the check allows 1e-06 for a float64 result")
+    assert "rounding" in out and "float32" in out and "Compute in float64" in out, out
+    got, reference = re.search(r"you return (\S+), the reference gives (\S+),", out).groups()
+    assert got != reference, out
+
+
+def test_a_float64_answer_off_in_the_7th_digit_shows_the_digits_that_differ(capsys):
+    passed, out = run_check("softmax_forward", lambda t: softmax_forward(t) * (1 + 3e-6), capsys)
+    assert_feedback("softmax_forward", passed, out, "close, but not within the tolerance", "float64")
+    got, reference = re.search(r"you return (\S+), the reference gives (\S+),", out).groups()
+    assert got != reference and len(got) >= 8, out
+
+
+def test_a_float32_answer_beyond_float32_precision_is_rejected_naming_float32(capsys):
+    passed, out = run_check("conv_d_L_d_filters",
+                            lambda image, g: (conv_d_L_d_filters(image, g) * (1 + 3e-4)).astype(np.float32), capsys)
+    assert_feedback("conv_d_L_d_filters", passed, out, "close, but not within the tolerance",
+                    "the check allows 1e-05 for a float32 result")
+    assert "float32 keeps about 7 significant digits" in out, out
+
+
+@pytest.mark.parametrize("exercise", [e for e in EXERCISES if e not in ("softmax_backward", "train_step")])
+def test_float16_is_rejected_with_a_reason(exercise, capsys):
+    passed, out = run_check(exercise, returning(exercise, lambda a: a.astype(np.float16)), capsys)
+    assert_feedback(exercise, passed, out, "is float16, which keeps only about 3 significant digits")
+    assert "Compute in float64" in out
+
+
+def test_an_integer_accumulator_is_named(capsys):
+    def conv_d_L_d_filters_int(image, d_L_d_out):
+        return conv_d_L_d_filters(image, d_L_d_out).astype(int)
+    passed, out = run_check("conv_d_L_d_filters", conv_d_L_d_filters_int, capsys)
+    assert_feedback("conv_d_L_d_filters", passed, out, "holds integers (dtype int64)")
+
+
+def test_the_train_step_cases_include_a_net_that_predicts_its_label():
+    """Else a train_step whose correct is always 0 (or always right for the wrong reason) would pass."""
+    results = [case["net"].forward(case["image"], case["label"])[2] for case in _cases.train_cases()]
+    assert 1 in results and 0 in results, results

@@ -25,6 +25,8 @@ from cnn_lib import checks
 REGENERATE = "run `python3 tasks.py exercises` and commit notebooks/exercises/"
 NBGRADER_SOLUTION = {"solution": True, "grade": False, "locked": False, "schema_version": 3, "task": False}
 NBGRADER_CHECK = {"grade": True, "solution": False, "locked": True, "schema_version": 3, "task": False}
+# a check cell: the assert carries the verdict, so nbgrader's validate and feedback show the diagnosis
+CHECK_CELL = r"assert \(verdict := (check_\w+)\((\w+)\)\), verdict"
 
 
 def generate(repo_root, out):
@@ -59,8 +61,8 @@ def test_committed_student_notebooks_are_up_to_date(repo_root, tmp_path):
 def test_the_exercises_cover_every_check_once(repo_root):
     graded = [source(c) for p in series_with_exercises(repo_root) for c in code_cells(p)
               if c["metadata"].get("nbgrader", {}).get("grade")]
-    called = sorted(re.fullmatch(r"assert (check_\w+)\((\w+)\)", s).group(1) for s in graded)
-    assert called == sorted(checks.__all__)
+    called = sorted(re.fullmatch(CHECK_CELL, s).group(1) for s in graded)
+    assert called == sorted(name for name in checks.__all__ if name.startswith("check_"))
 
 
 def test_series_notebooks_follow_nbgrader_conventions(repo_root):
@@ -80,7 +82,7 @@ def test_series_notebooks_follow_nbgrader_conventions(repo_root):
             elif meta["grade"]:
                 assert {k: meta[k] for k in NBGRADER_CHECK} == NBGRADER_CHECK, (path.name, meta)
                 assert meta["points"] > 0
-                assert re.fullmatch(r"assert check_\w+\(\w+\)", source(cell)), source(cell)
+                assert re.fullmatch(CHECK_CELL, source(cell)), source(cell)
         assert len(grade_ids) == len(set(grade_ids)), f"{path.name}: grade_ids must be unique"
 
 
@@ -129,3 +131,39 @@ def test_student_notebooks_pass_with_the_solutions_put_back(repo_root, name):
             exec(compile(code, f"{name}:{cell['id']}", "exec"), namespace)
     lines = printed.getvalue().splitlines()
     assert lines and all(line.startswith("✓ ") and " passed (" in line for line in lines), lines
+
+
+def test_a_failing_check_cell_shows_its_diagnosis_in_the_error(repo_root):
+    """As nbgrader runs a released notebook: the series' exercise section with the solutions cleared and
+    the check cells as they are, executed in a kernel with errors allowed. Each check cell fails with an
+    AssertionError whose message (what ``nbgrader validate`` prints of a failing cell: its error output's
+    traceback) is the check's own verdict, not a bare AssertionError."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("make_exercises", repo_root / "tools" / "make_exercises.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    cells = []
+    for path in series_with_exercises(repo_root):
+        notebook = nbformat.read(path, as_version=4)
+        start = next(k for k, c in enumerate(notebook.cells) if c.source.startswith(tool.SECTION))
+        for cell in notebook.cells[start:]:
+            if cell.cell_type == "code":
+                if cell.metadata.get("nbgrader", {}).get("solution"):
+                    cell.source = tool.SOLUTION_BLOCK.sub(lambda m: f"{m['indent']}raise NotImplementedError()\n",
+                                                          cell.source)
+                cells.append(nbformat.v4.new_code_cell(cell.source, metadata=cell.metadata))
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(repo_root / "notebooks")}}).execute()
+    checked = 0
+    for cell in notebook.cells:
+        if not cell.metadata.get("nbgrader", {}).get("grade"):
+            assert not [o for o in cell.outputs if o.output_type == "error"], (cell.source, cell.outputs)
+            continue
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        printed = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+        assert len(errors) == 1 and errors[0].ename == "AssertionError", cell.outputs
+        assert errors[0].evalue == printed.rstrip("\n") and "not implemented yet" in errors[0].evalue, errors[0]
+        assert "not implemented yet" in "\n".join(errors[0].traceback)
+        checked += 1
+    assert checked == len([name for name in checks.__all__ if name.startswith("check_")])

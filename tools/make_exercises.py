@@ -5,15 +5,16 @@ The solutions live in the series notebooks (``notebooks/NN_*.ipynb``), in a clos
 ``## Implement it yourself``, marked with nbgrader's conventions: solution cells carry
 ``{"nbgrader": {"solution": true, ...}}`` metadata and a ``### BEGIN SOLUTION`` / ``### END SOLUTION``
 block; autograded check cells carry ``{"nbgrader": {"grade": true, "locked": true, "points": N, ...}}``
-and read ``assert check_x(x)``.
+and read ``assert (verdict := check_x(x)), verdict`` (the check returns its verdict, false on a failure,
+so the AssertionError that nbgrader shows carries the diagnosis).
 
 For every series notebook with that section, this writes ``notebooks/exercises/NN_*.ipynb``: a title
 cell, then the section's cells with
 
 - each solution block replaced by ``# YOUR CODE HERE`` and ``raise NotImplementedError()`` (the
   ``# Hint:`` comment above the block stays), as ``nbgrader generate_assignment`` does;
-- each ``assert check_x(x)`` turned into ``check_x(x);``, so an unfinished or wrong exercise prints
-  its feedback and the notebook still runs to the end;
+- each ``assert (verdict := check_x(x)), verdict`` (or ``assert check_x(x)``) turned into ``check_x(x);``,
+  so an unfinished or wrong exercise prints its feedback and the notebook still runs to the end;
 - no outputs, no execution counts, no nbgrader metadata (the check and set-up cells are made
   read-only in Jupyter instead);
 - cells tagged ``series-only`` (the note that the solutions are filled in) left out.
@@ -39,7 +40,7 @@ SERIES = ROOT / "notebooks"
 SECTION = "## Implement it yourself"
 SOLUTION_BLOCK = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION[ \t]*(\n|\Z)",
                             re.M | re.S)
-ASSERT_CHECK = re.compile(r"^assert (check_\w+\(.*\))[ \t]*$", re.M)
+ASSERT_CHECK = re.compile(r"^assert (?:\(verdict := (check_\w+\(.*\))\), verdict|(check_\w+\(.*\)))[ \t]*$", re.M)
 READ_ONLY = {"deletable": False, "editable": False}
 NBFORMAT_MINOR = 5  # the version written, fixed so that a newer nbformat cannot change the files
 
@@ -97,10 +98,10 @@ def _student_cell(cell: NotebookNode, notebook_name: str) -> NotebookNode:
                                 "### BEGIN SOLUTION ... ### END SOLUTION block.")
         source = source.rstrip("\n")
     elif nbgrader.get("grade"):
-        source, count = ASSERT_CHECK.subn(r"\1;", source)
+        source, count = ASSERT_CHECK.subn(lambda m: f"{m[1] or m[2]};", source)
         if count == 0:
             raise ExerciseError(f"{notebook_name}: check cell {nbgrader.get('grade_id')!r} has no "
-                                "`assert check_...(...)` line.")
+                                "`assert (verdict := check_...(...)), verdict` line.")
         metadata = dict(READ_ONLY)
     elif nbgrader.get("locked"):
         metadata = dict(READ_ONLY)

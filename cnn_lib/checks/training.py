@@ -8,12 +8,21 @@ from typing import Callable
 import numpy as np
 
 from ._cases import train_cases
-from ._feedback import RTOL, Wrong, as_array, call, compare, container_hint, describe, exception_text, run
+from ._feedback import (Wrong, accept, as_array, call, compare, container_hint, describe, exception_text, pair, run,
+                        tolerance)
 
 LOSS_HINT = "The loss of one image is one number: -ln(out[label]), as net.forward gives it."
 WEIGHTS_HINT = ("A step changes the values of the weights, not what they are: w -= lr * gradient keeps each "
                 "weight an array of floats of its shape.")
 CORRECT_HINT = "correct is 1 if the most probable digit, np.argmax(out), equals label, else 0."
+CORRECT_ALWAYS_0_HINT = ("correct is 1 when np.argmax(out), the index of the largest probability, equals label: "
+                         "compare that index with the label using == (a probability never equals a label, and "
+                         "`is` compares objects: np.int64(1) is 1 is False). net.forward returns correct too.")
+
+
+def value_dtype(value) -> np.dtype:
+    """The dtype a number came in: a NumPy scalar's or 0-d array's own, float64 for a Python number."""
+    return value.dtype if isinstance(value, (np.ndarray, np.generic)) else np.dtype(np.float64)
 
 
 def number(what: str, value, where: str, hint: str, expected: str = "one number", booleans: bool = False) -> float:
@@ -78,7 +87,10 @@ def check_train_step(train_step: Callable) -> bool:
         _, loss_after, _ = copy.deepcopy(reference).forward(image, label)
         raw = copy.deepcopy(case["net"])
         raw_out = raw.softmax.forward(raw.pool.forward(raw.conv.forward(image.astype(float))))
-        if not np.isclose(got_loss, loss, rtol=RTOL):
+        loss_tol = tolerance(value_dtype(result[0]), abs(loss))
+        if loss_tol.close(np.array(got_loss), np.array(loss)):
+            accept(loss_tol)
+        else:
             for value, problem, hint in [
                 (loss_after, "the loss is measured after the update",
                  "Return the loss of the forward pass that the step starts from (before the weights change)."),
@@ -88,13 +100,19 @@ def check_train_step(train_step: Callable) -> bool:
                 (float(-np.log(raw_out[label])), "the image was not scaled",
                  "Feed preprocess(image) (pixels / 255 - 0.5) to the first layer, as net.forward does."),
             ]:
-                if np.isclose(got_loss, value, rtol=RTOL):
-                    raise Wrong(f"{problem}: you return {got_loss:.6g}, expected {loss:.6g} ({where}).", hint)
-            raise Wrong(f"the loss is {got_loss:.6g}, expected {loss:.6g} ({where}).",
+                if loss_tol.close(np.array(got_loss), np.array(value)):
+                    raise Wrong(f"{problem}: {pair(got_loss, loss)} ({where}).", hint)
+            raise Wrong(f"the loss is wrong: {pair(got_loss, loss)} ({where}).",
                         "The loss is -ln(out[label]) for the probabilities of the forward pass on preprocess(image).")
         got_correct = number("correct", result[1], where, CORRECT_HINT, "0 or 1", booleans=True)
         if got_correct != correct:
-            raise Wrong(f"correct is {got_correct:g}, expected {correct} ({where}).", CORRECT_HINT)
+            predicted = int(np.argmax(out))
+            if correct:
+                raise Wrong(f"correct is {got_correct:g}, expected 1: the network's most probable digit, "
+                            f"np.argmax(out) = {predicted}, is the label {label} ({where}).",
+                            CORRECT_ALWAYS_0_HINT if got_correct == 0 else CORRECT_HINT)
+            raise Wrong(f"correct is {got_correct:g}, expected 0: the network's most probable digit, "
+                        f"np.argmax(out) = {predicted}, is not the label {label} ({where}).", CORRECT_HINT)
         after = weights_after(mine, before, where)
         changes = {k: after[k] - before[k] for k in before}
         expected = {k: reference.params()[k] - before[k] for k in before}
@@ -107,7 +125,7 @@ def check_train_step(train_step: Callable) -> bool:
             raise Wrong(f"{' and '.join(unchanged)} did not change ({where}).",
                         "Backpropagate through all three layers (softmax, then pool, then conv) and update "
                         "every layer's weights.")
-        for name in before:
+        for name in before:  # judged at the precision of the weights after the step (float64 unless made float32)
             compare(f"the change of {name}", changes[name], expected[name], where,
                     "Each weight moves by -lr * dL/dweight: backprop softmax -> pool -> conv, starting from "
                     "d_L_d_out = -1 / out[label] at the label and 0 elsewhere.",
@@ -117,5 +135,6 @@ def check_train_step(train_step: Callable) -> bool:
                      (expected[name] / lr, "the learning rate was not applied",
                       "The step is lr * gradient: pass lr to backprop."),
                      (2 * expected[name], "the step was taken twice",
-                      "Run the backward pass and the SGD step once per call.")])
+                      "Run the backward pass and the SGD step once per call.")],
+                    dtype=after[name].dtype, scale=float(np.max(np.abs(before[name]))))
     return run("train_step", train_step, train_cases(), judge)
