@@ -434,10 +434,16 @@ def run_notebook(browser, lab: JupyterLab, path: str, artifacts: Path | None = N
 
         # Every non-empty code cell ran, once, in order, in one fresh kernel.
         counts, never_ran = [], []
+        # (A cell whose code is collapsed, jupyter.source_hidden, shows no prompt: read its count
+        # from the live model instead.)
+        model_cells = model["cells"] if len(model["cells"]) == len(state["cells"]) else [{}] * len(state["cells"])
         for i in expected:
             match = re.fullmatch(r"\[(\d+)\]:", state["cells"][i]["prompt"])
+            hidden_count = model_cells[i].get("execution_count") if not state["cells"][i]["prompt"] else None
             if match:
                 counts.append(int(match.group(1)))
+            elif isinstance(hidden_count, int):
+                counts.append(hidden_count)
             else:
                 never_ran.append(i)
         if never_ran:
