@@ -5,6 +5,8 @@
     python3 tasks.py test   # set up, then run every test (pytest + nbval + browser)
     python3 tasks.py train  # set up, then run the tutorial's training (python -m cnn_lib train)
     python3 tasks.py exercises  # regenerate the student notebooks in notebooks/exercises/
+    python3 tasks.py exercises --nbgrader-source COURSE/source/ASSIGNMENT
+                            # or write nbgrader's source notebooks of the exercises there
     python3 tasks.py bench  # set up, then measure training speed (python -m cnn_lib bench)
 
 "Set up" means: create the virtual environment ``.venv`` in this folder (once)
@@ -98,7 +100,7 @@ def main(argv: list[str]) -> None:
     elif task in ("train", "bench"):
         os.chdir(ROOT)
         os.execv(str(python), [str(python), "-m", "cnn_lib", task, *extra])
-    elif task == "exercises":  # student versions of the series notebooks' "Implement it yourself" sections
+    elif task == "exercises":  # the "Implement it yourself" sections: student notebooks or nbgrader's source
         os.execv(str(python), [str(python), str(ROOT / "tools" / "make_exercises.py"), *extra])
 
 
