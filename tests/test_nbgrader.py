@@ -78,6 +78,17 @@ def run_nbgrader(course: Path, *args: str) -> None:
     assert result.returncode == 0 and "ERROR" not in log, f"nbgrader {' '.join(args)} failed:\n{log[-4000:]}"
 
 
+def children_cpu_seconds() -> float:
+    """Processor time used so far by finished child processes and theirs (nbgrader's kernels): unlike
+    the wall-clock time, it hardly depends on what else the machine runs."""
+    try:
+        import resource
+    except ImportError:  # Windows: not measured
+        return float("nan")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def cell_id(cell) -> str | None:
     return cell.metadata.get("nbgrader", {}).get("grade_id")
 
@@ -86,7 +97,8 @@ def cell_id(cell) -> str | None:
 class GradedCourse:
     root: Path
     source: dict[str, nbformat.NotebookNode]  # notebook file name -> its generated source notebook
-    seconds: float = 0.0  # autograding all the submissions, in one nbgrader call
+    seconds: float = 0.0  # autograding all the submissions, in one nbgrader call: wall-clock time
+    cpu_seconds: float = 0.0  # and the processor time it used (nbgrader and the kernels it ran)
     totals: dict[str, tuple[float, float]] = field(default_factory=dict)  # student -> (score, max_score)
     grades: dict[str, dict[tuple[str, str], float]] = field(default_factory=dict)  # (notebook, grade_id)
     manual: dict[str, bool] = field(default_factory=dict)  # student -> needs manual grading
@@ -128,9 +140,10 @@ def graded(repo_root, tmp_path_factory) -> GradedCourse:
     cell.source = WRONG_SOLUTION
     nbformat.write(notebook, wrong_path)
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), children_cpu_seconds()
     run_nbgrader(root, "autograde", ASSIGNMENT)  # every submission, as for a class
     course.seconds = time.perf_counter() - start
+    course.cpu_seconds = children_cpu_seconds() - cpu_start
 
     from nbgrader.api import Gradebook
 
@@ -218,7 +231,8 @@ def test_report_the_autograde_time_per_submission(graded, capsys):
     per_submission = graded.seconds / len(STUDENTS)
     lines = [f"nbgrader autograde of {len(STUDENTS)} submissions of the whole assignment "
              f"({len(graded.source)} notebooks each): {graded.seconds:.1f} s, {per_submission:.1f} s per submission "
-             "(nbgrader's start-up included once)"]
+             f"(nbgrader's start-up included once); processor time {graded.cpu_seconds:.1f} s, "
+             f"{graded.cpu_seconds / len(STUDENTS):.1f} s per submission"]
     lines += [f"  {student}: score {graded.totals[student][0]:g} of {graded.totals[student][1]:g}"
               for student in STUDENTS]
     with capsys.disabled():
