@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import difflib
+import os
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from . import documents
+from . import documents, markdown
 from .catalogue import CatalogueError, Entry, fingerprint, format_catalogue
 from .edition import LANGUAGE_NAME, Layout, NotebookReport, make_exercises, read_catalogue, translate_notebook
 
@@ -60,6 +62,7 @@ def report(layout: Layout, build_reports: list[NotebookReport] | None = None) ->
         states = [documents.marker_state(m, layout.root) for m in found]
         result.document_lines.append(f"{name}: translates {len(found)} English sections, "
                                      f"{states.count('fresh')} of them up to date")
+        result.document_problems += document_link_problems(layout, path)
         for marker, state in zip(found, states):
             if state != "fresh":
                 result.document_problems.append(
@@ -68,6 +71,21 @@ def report(layout: Layout, build_reports: list[NotebookReport] | None = None) ->
                        f"{marker.english_path}` shows the change), then `python3 tools/translate.py accept {name}`"
                        if state == "stale" else "; fix the marker"))
     return result
+
+
+def document_link_problems(layout: Layout, path: Path) -> list[str]:
+    """Broken relative links of a translated document, and links to English notebooks that have a Chinese edition."""
+    name, problems = path.relative_to(layout.root).as_posix(), []
+    for target in markdown.links(path.read_text(encoding="utf-8")):
+        if "://" in target or target.startswith(("#", "mailto:")):
+            continue
+        linked = Path(os.path.normpath(path.parent / target.partition("#")[0]))
+        if not linked.exists():
+            problems.append(f"{name}: link {target!r} leads nowhere")
+        elif linked.suffix == ".ipynb" and layout.counterpart(linked) != linked:
+            chinese = posixpath.relpath(layout.counterpart(linked).as_posix(), path.parent.as_posix())
+            problems.append(f"{name}: link {target!r} leads to an English notebook; its Chinese edition is {chinese}")
+    return problems
 
 
 def english_cells(layout: Layout, name: str) -> list[tuple[str, str]]:
