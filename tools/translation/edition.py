@@ -162,6 +162,16 @@ class NotebookReport:
 
     def problems(self) -> list[str]:
         """One line per problem: the cell (number, id, first line) and what to do."""
+        return self.freshness_problems() + self.content_problems()
+
+    def content_problems(self) -> list[str]:
+        """What translations lost of their English (maths, code, links, headings) or broke (emphasis, links)."""
+        where = self.source.zh.relative_to(self.source.layout.root).as_posix()
+        return [f"{where}, cell {cell.index + 1} (id {cell.cell_id}, {cell.heading[:50]!r}): {problem}"
+                for cell in self.cells for problem in cell.problems]
+
+    def freshness_problems(self) -> list[str]:
+        """Cells whose translation is stale or missing, and catalogue entries edited by hand."""
         where = self.source.zh.relative_to(self.source.layout.root).as_posix()
         own_catalogue = self.source.catalogue.relative_to(self.source.layout.root).as_posix()
         lines = []
@@ -181,7 +191,6 @@ class NotebookReport:
             elif cell.state == "missing":
                 lines.append(f"{cell_name}: not translated yet; translate it in {catalogue}, then "
                              f"`python3 tools/translate.py accept {name}`")
-            lines += [f"{cell_name}: {problem}" for problem in cell.problems]
         lines += [f"{own_catalogue}: cell {cell_id}: its fingerprint is not that of the English it holds (edited by "
                   "hand?); run `python3 tools/translate.py accept` for it" for cell_id in self.inconsistent]
         return lines
