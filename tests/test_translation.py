@@ -305,6 +305,8 @@ def test_the_emphasis_check_knows_commonmark_flanking(text, unpaired):
 def test_lines_are_joined_only_between_chinese_characters():
     text = "第一行，\n第二行\n- 列表\n  续行。\n\n新段落\n`代码\n代码`，\nEnglish\n中文"
     assert markdown.join_cjk_lines(text) == "第一行，第二行\n- 列表续行。\n\n新段落\n`代码\n代码`，\nEnglish\n中文"
+    text = "约 20 秒。\n**参考来源**：见\n[术语表](x.md)。甲\n乙\n丙**\n丁\n* 列表"
+    assert markdown.join_cjk_lines(text) == "约 20 秒。**参考来源**：见[术语表](x.md)。甲乙丙**丁\n* 列表"
 
 
 def test_links_are_rewritten_outside_code_only():

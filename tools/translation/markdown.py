@@ -107,11 +107,13 @@ def heading_levels(text: str) -> list[int]:
 
 # Chinese characters and the punctuation written with them, for joining lines (see join_cjk_lines)
 CJK = "\u2018\u2019\u201c\u201d\u2026\u2014\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
-CJK_LINE_BREAK = re.compile(f"(?<=[{CJK}])\n[ \t]*(?=[{CJK}])")
+# a line break with a Chinese character on each side, perhaps behind emphasis marks or a link's [
+CJK_LINE_BREAK = re.compile(f"(?:(?<=[{CJK}])|(?<=[{CJK}][*_])|(?<=[{CJK}]\\*\\*))\n[ \t]*(?=[*_\\[]*[{CJK}])")
 
 
 def join_cjk_lines(text: str) -> str:
-    """``text`` with every line break between two Chinese characters removed, outside code.
+    """``text`` with every line break between two Chinese characters removed, outside code (also when
+    emphasis marks or a link's ``[`` stand between the break and a character).
 
     Markdown turns a line break inside a paragraph into a space; between English words that is right,
     between Chinese characters it is a gap in the middle of a sentence (CSS says a browser should drop
