@@ -319,3 +319,27 @@ def test_a_document_section_runs_to_the_next_heading_of_any_level():
     assert documents.section(text, "## A") == "## A\n\nbody\n```\n# not a heading\n```"
     assert documents.section(text, "### B") == "### B\n\nmore"
     assert documents.section(text, "## C") is None
+
+
+def test_links_and_figure_paths_follow_the_chinese_folder(repo_copy):
+    english = repo_copy / "notebooks" / "01_forward_pass.ipynb"
+    notebook = nbformat.read(english, as_version=4)
+    source = ("See ![a digit](../figures/01_forward_pass_digit.png), [the differences](../docs/differences.md), "
+              "[the glossary](../docs/glossary.md#terms), [02](02_softmax_backprop.ipynb) and "
+              "<img src=\"../figures/01_forward_pass_filters.png\" width=\"300\">; not `[code](x.ipynb)`.")
+    notebook.cells.insert(3, nbformat.v4.new_markdown_cell(source, id="links"))
+    nbformat.write(notebook, english)
+    assert translate(repo_copy, "update", "01_forward_pass").returncode == 0
+    path = repo_copy / "i18n" / "zh" / "01_forward_pass.md"
+    translation = ("见 ![一个数字](../figures/01_forward_pass_digit.png)、[差异](../docs/differences.md)、"
+                   "[术语表](../docs/glossary.md#terms)、[02](02_softmax_backprop.ipynb) 和 "
+                   "<img src=\"../figures/01_forward_pass_filters.png\" width=\"300\">；不是 `[code](x.ipynb)`。")
+    path.write_text(path.read_text(encoding="utf-8").replace(f"{source}\n-->\n", f"{source}\n-->\n{translation}\n"),
+                    encoding="utf-8")
+    assert translate(repo_copy, "accept", "01_forward_pass").returncode == 0
+    result = translate(repo_copy, "build")
+    assert result.returncode == 0, result.stdout
+    cell = nbformat.read(repo_copy / "notebooks" / "zh" / "01_forward_pass.ipynb", as_version=4).cells[3]
+    assert cell.source == ("见 ![一个数字](../../figures/01_forward_pass_digit.png)、[差异](../../docs/differences.md)、"
+                           "[术语表](../../docs/zh/glossary.md#terms)、[02](../02_softmax_backprop.ipynb) 和 "
+                           "<img src=\"../../figures/01_forward_pass_filters.png\" width=\"300\">；不是 `[code](x.ipynb)`。")

@@ -10,7 +10,8 @@ edition. They understand the Markdown the series uses, not all of CommonMark:
 - maths: ``$$...$$``, ``$...$``, ``\\(...\\)``, ``\\[...\\]``, compared with runs of white space
   made one space (re-wrapping a formula's lines changes nothing) and the words of ``\\text{...}``
   left out (they are prose, and are translated);
-- links: the targets of ``[text](target)``, ``![alt](target)`` and HTML ``src="..."`` / ``href="..."``;
+- links: the targets of ``[text](target)``, ``![alt](target)`` and HTML ``src="..."`` / ``href="..."``,
+  compared without their ``#anchor`` (it names a heading, and the translation renames the headings);
 - headings: the level of every line that starts with ``#``;
 - emphasis: a ``*`` or ``**`` that CommonMark cannot pair, because punctuation sits inside it and a
   letter outside (``**时长：**约`` shows its asterisks; ``**时长**：约`` is bold). English puts a
@@ -100,6 +101,11 @@ def links(text: str) -> list[str]:
     return [m.group("target") for pattern in (LINK, HTML_LINK) for m in pattern.finditer(outside)]
 
 
+def link_files(text: str) -> list[str]:
+    """The link targets without their ``#anchor`` (an anchor names a heading, which a translation renames)."""
+    return [f for f in (target.partition("#")[0] for target in links(text)) if f]
+
+
 def heading_levels(text: str) -> list[int]:
     """The level of every heading outside code (``## 3. ...`` is 2), in order."""
     return [len(m.group(1)) for m in HEADING.finditer(prose(text))]
@@ -161,7 +167,7 @@ def _punctuation(character: str) -> bool:
 def translation_problems(english: str, translation: str) -> list[str]:
     """What the translation lost or broke: maths, code, links, headings, emphasis (empty: nothing)."""
     problems = []
-    for name, extract in (("formulas", formulas), ("code", code), ("links", links)):
+    for name, extract in (("formulas", formulas), ("code", code), ("links", link_files)):
         lost = sorted(set(extract(english)) - set(extract(translation)))
         if lost:
             problems.append(f"{name} of the English missing from the translation: {_short(lost)}")
