@@ -28,12 +28,12 @@ def shared_mnist_dir() -> Path:
     pytest.skip("full MNIST files not available (set MNIST_DIR)")
 
 
-NEEDS_FULL_MNIST = ("08_full_mnist_and_deeper.ipynb",)
+NEEDS_FULL_MNIST = ("08_full_mnist_and_deeper.ipynb", "08_full_mnist_and_deeper_answers.ipynb")
 
 
 def pytest_collection_modifyitems(config, items):
-    """nbval compares notebook 08's outputs, which are computed on full MNIST: without the
-    full data (MNIST_DIR, or a verified download in the cache) they cannot match, so skip it.
+    """nbval compares the outputs of notebook 08 and of its answers notebook, which are computed on full MNIST:
+    without the full data (MNIST_DIR, or a verified download in the cache) they cannot match, so skip them.
     CI always has the data (.ci/run sets MNIST_DIR), and there a skip would hide a failure."""
     from cnn_lib.data import full_mnist_available
 
