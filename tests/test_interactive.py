@@ -247,3 +247,49 @@ def test_svg_pictures_say_what_they_show():
     assert 'data-box="1,2,3,3"' in picture and picture.count(">x<") == 25 and "data:image/png;base64," in picture
     plot = curve_svg({"loss": ([1, 2, 3], [3.0, 2.0, 1.5])}, point=(2, 2.0), name="curve")
     assert 'data-points="3"' in plot and 'data-x="2"' in plot
+
+
+# --- the widgets (thin: their views are the functions above) ---------------------------------------------
+
+def test_the_widgets_show_what_the_functions_compute(subset):
+    pytest.importorskip("ipywidgets")
+    pytest.importorskip("ipycanvas")
+    from cnn_lib import TutorialCNN, preprocess
+    from cnn_lib.interactive import widgets
+
+    view = widgets.draw_digit()
+    assert "draw-a-digit widget" in view._repr_mimebundle_()["text/plain"]
+    canvas = view.box.children[0].children[0]
+    stroke = [(100, 60), (170, 60), (140, 150), (130, 220)]
+    canvas._handle_frontend_event(None, {"event": "mouse_down", "x": stroke[0][0], "y": stroke[0][1]}, [])
+    for x, y in stroke[1:]:
+        canvas._handle_frontend_event(None, {"event": "mouse_move", "x": x, "y": y}, [])
+    canvas._handle_frontend_event(None, {"event": "mouse_up", "x": stroke[-1][0], "y": stroke[-1][1]}, [])
+    expected = read_digit(mnist_like(rasterize_strokes([stroke])))
+    assert np.array_equal(view.state["reading"].probabilities["deep"], expected.probabilities["deep"])
+    html = view.box.children[0].children[1].value
+    assert f'data-network="deep" data-prediction="{expected.prediction("deep")}"' in html
+    view.box.children[1].click()                                            # clear
+    assert view.state == {"strokes": []} and 'data-prediction="none"' in view.box.children[0].children[1].value
+
+    conv = widgets.conv_window_explorer()
+    i, j, k = conv.box.children[0].children
+    i.value, j.value, k.value = 1, 2, 9
+    assert conv.state["output"] == (1, 2) and conv.state["pixel"] == (3, 4)
+    assert 'data-received="9"' in conv.box.children[1].value                # the last weight, via the rotated filter
+
+    maps = TutorialCNN(np.random.default_rng(0)).conv.forward(preprocess(subset[0][0]))
+    pool = widgets.pool_routing_explorer(maps)
+    pool.box.children[1].value = "all"
+    assert pool.state["routing"].receives.sum() == 4                        # window (0, 0): a 4-way tie
+
+    check = BiasGradientCheck(subset[0][0], int(subset[1][0]))
+    h_view = widgets.step_size_explorer(check, hs=np.logspace(-10, -1, 10))
+    h_view.box.children[0].value = 1e-2
+    assert h_view.state["error"] == check.error_at(1e-2)
+
+    stepper = TrainingStepper(subset[0][:200], subset[1][:200])
+    train = widgets.training_stepper(stepper)
+    train.box.children[0].children[1].click()
+    train.box.children[0].children[0].value = 1                             # a tick of play
+    assert train.state["steps"] == 200 and 'data-points="3"' in train.box.children[1].value
