@@ -293,3 +293,26 @@ def test_the_widgets_show_what_the_functions_compute(subset):
     train.box.children[0].children[1].click()
     train.box.children[0].children[0].value = 1                             # a tick of play
     assert train.state["steps"] == 200 and 'data-points="3"' in train.box.children[1].value
+
+
+def test_the_static_figure_beside_the_drawing_widget():
+    import matplotlib.pyplot as plt
+
+    from cnn_lib.interactive.figures import EXAMPLE_STROKES, plot_digit_reading
+
+    ink = rasterize_strokes(EXAMPLE_STROKES)
+    reading = read_digit(mnist_like(ink))
+    assert reading.prediction("tutorial") == reading.prediction("deep") == 4   # the example is a 4, read as one
+    fig = plot_digit_reading(ink, reading)
+    assert len(fig.axes) == 12
+    plt.close(fig)
+
+
+def test_the_drawing_widget_can_start_with_a_drawing():
+    pytest.importorskip("ipycanvas")
+    from cnn_lib.interactive.figures import EXAMPLE_STROKES
+    from cnn_lib.interactive.widgets import draw_digit
+
+    view = draw_digit(EXAMPLE_STROKES)
+    assert view.state["strokes"] == [[tuple(map(float, p)) for p in s] for s in EXAMPLE_STROKES]
+    assert np.array_equal(view.state["digit"], mnist_like(rasterize_strokes(EXAMPLE_STROKES)))

@@ -60,8 +60,10 @@ def _line(text: str, **data) -> str:
 
 # --- draw a digit ------------------------------------------------------------------------------------------
 
-def draw_digit(size: int = 280, line_width: float = 20.0) -> WidgetView:
-    """Draw with the mouse; on release the digit is read by both shipped networks (``read_digit``)."""
+def draw_digit(strokes=(), size: int = 280, line_width: float = 20.0) -> WidgetView:
+    """Draw with the mouse; on release the digit is read by both shipped networks (``read_digit``).
+
+    ``strokes``: a drawing to start with (lists of ``(x, y)`` points, as ``rasterize_strokes`` takes)."""
     widgets = _ipywidgets()
     try:
         from ipycanvas import Canvas
@@ -76,7 +78,7 @@ def draw_digit(size: int = 280, line_width: float = 20.0) -> WidgetView:
     shown.add_class("cnn-draw-reading")
     view = WidgetView(widgets.VBox([widgets.HBox([canvas, shown]), clear]),
                       "[draw-a-digit widget: draw with the mouse in JupyterLab; the figure above shows the same views]")
-    strokes: list[list[tuple[float, float]]] = []
+    start_with, strokes = [list(stroke) for stroke in strokes], []
     drawing = [False]
 
     def paint_background():
@@ -123,6 +125,13 @@ def draw_digit(size: int = 280, line_width: float = 20.0) -> WidgetView:
     canvas.on_mouse_out(up)
     clear.on_click(clear_all)
     clear_all()
+    for stroke in start_with:
+        down(*stroke[0])
+        for point in stroke[1:]:
+            move(*point)
+        drawing[0] = False
+    if start_with:
+        show()
     return view
 
 
@@ -152,14 +161,18 @@ def _draw_digit_html(reading, strokes) -> str:
 
 # --- convolution: the window forward, the stamp backward, the rotated filter -------------------------------
 
-def conv_window_explorer(filter_: np.ndarray | None = None, input_shape: tuple[int, int] = (7, 7)) -> WidgetView:
-    """Sliders for an output pixel ``(i, j)`` and one pixel of its window; notebook 05's demo (filter 1..9, 7x7)."""
+def conv_window_explorer(filter_: np.ndarray | None = None, input_shape: tuple[int, int] = (7, 7),
+                         i: int = 0, j: int = 0, pixel: int = 1) -> WidgetView:
+    """Sliders for an output pixel ``(i, j)`` and one ``pixel`` (1-9, reading order) of its window.
+
+    The defaults are notebook 05's demo: the filter 1..9 and a 7x7 input."""
     widgets = _ipywidgets()
     filter_ = np.arange(1.0, 10.0).reshape(3, 3) if filter_ is None else np.asarray(filter_, dtype=float)
     out_shape = (input_shape[0] - 2, input_shape[1] - 2)
-    i = widgets.IntSlider(0, 0, out_shape[0] - 1, description="output row i")
-    j = widgets.IntSlider(0, 0, out_shape[1] - 1, description="output col j")
-    k = widgets.IntSlider(1, 1, 9, description="pixel 1-9")
+    conv_forward_window(i, j, out_shape)  # (checks i and j)
+    i = widgets.IntSlider(i, 0, out_shape[0] - 1, description="output row i")
+    j = widgets.IntSlider(j, 0, out_shape[1] - 1, description="output col j")
+    k = widgets.IntSlider(pixel, 1, 9, description="pixel 1-9")
     for slider, name in ((i, "i"), (j, "j"), (k, "k")):
         slider.add_class(f"cnn-conv-{name}")
     shown = widgets.HTML()
