@@ -35,26 +35,34 @@ def png_data_uri(values: np.ndarray, cmap: str = "gray", vmin: float | None = No
 
 def image_svg(values: np.ndarray, cmap: str = "gray", vmin: float | None = None, vmax: float | None = None,
               pixel: int = 8, boxes=(), numbers: np.ndarray | None = None, title: str = "",
-              name: str = "") -> str:
+              name: str = "", grid: bool = False) -> str:
     """An SVG of ``values`` ``(h, w)``, each entry a ``pixel`` x ``pixel`` square.
 
     - ``boxes``: ``(row, col, height, width, colour)`` rectangles round entries.
     - ``numbers``: ``(h, w)`` array of strings (``""`` for none) written on the entries.
     - ``title``: a line of text above the picture; ``name``: its ``data-name`` attribute.
+    - ``grid``: thin grey lines between the entries.
     """
     height, width = np.shape(values)
     top = 16 if title else 0
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width * pixel}" height="{height * pixel + top}" '
+    page_width = max(width * pixel, int(6.5 * len(title)))  # room for the title
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{page_width}" height="{height * pixel + top}" '
              f'data-name="{html.escape(name)}" style="margin: 2px 6px">']
     if title:
         parts.append(f'<text x="0" y="12" font-size="12" font-family="sans-serif">{html.escape(title)}</text>')
     parts.append(f'<image x="0" y="{top}" width="{width * pixel}" height="{height * pixel}" '
                  f'preserveAspectRatio="none" style="image-rendering: pixelated" '
                  f'href="{png_data_uri(values, cmap, vmin, vmax)}"/>')
+    if grid:
+        for row in range(height + 1):
+            parts.append(f'<line x1="0" y1="{top + row * pixel}" x2="{width * pixel}" y2="{top + row * pixel}" stroke="#ccc"/>')
+        for col in range(width + 1):
+            parts.append(f'<line x1="{col * pixel}" y1="{top}" x2="{col * pixel}" y2="{top + height * pixel}" stroke="#ccc"/>')
     if numbers is not None:
         for (row, col), text in np.ndenumerate(numbers):
             if text:
-                parts.append(f'<text x="{(col + 0.5) * pixel}" y="{top + (row + 0.5) * pixel}" font-size="{pixel * 0.42:.0f}" '
+                parts.append(f'<text x="{(col + 0.5) * pixel}" y="{top + (row + 0.5) * pixel}" '
+                             f'font-size="{min(pixel * 0.42, 15):.0f}" '
                              f'text-anchor="middle" dominant-baseline="central" font-family="sans-serif">'
                              f'{html.escape(str(text))}</text>')
     for row, col, box_height, box_width, colour in boxes:

@@ -150,8 +150,8 @@ def _draw_digit_html(reading, strokes) -> str:
     maps = reading.feature_maps
     grid = np.concatenate([np.pad(maps[:, :, f], 1, constant_values=np.nan) for f in range(8)], axis=1)
     return ("<div style='display:flex; flex-wrap:wrap; gap:4px'>"
-            + image_svg(reading.image, "gray", 0, 255, pixel=4, title="the network's input, 28x28", name="digit")
-            + image_svg(reading.saliency, "RdBu_r", -limit, limit, pixel=4, title="saliency (red: less sure)",
+            + image_svg(reading.image, "gray", 0, 255, pixel=5, title="input, 28x28", name="digit")
+            + image_svg(reading.saliency, "RdBu_r", -limit, limit, pixel=5, title="saliency",
                         name="saliency")
             + "</div>" + "".join(rows)
             + image_svg(grid, "RdBu_r", -np.nanmax(np.abs(maps)), np.nanmax(np.abs(maps)), pixel=2,
@@ -170,9 +170,10 @@ def conv_window_explorer(filter_: np.ndarray | None = None, input_shape: tuple[i
     filter_ = np.arange(1.0, 10.0).reshape(3, 3) if filter_ is None else np.asarray(filter_, dtype=float)
     out_shape = (input_shape[0] - 2, input_shape[1] - 2)
     conv_forward_window(i, j, out_shape)  # (checks i and j)
-    i = widgets.IntSlider(i, 0, out_shape[0] - 1, description="output row i")
-    j = widgets.IntSlider(j, 0, out_shape[1] - 1, description="output col j")
-    k = widgets.IntSlider(pixel, 1, 9, description="pixel 1-9")
+    wide = {"style": {"description_width": "initial"}}
+    i = widgets.IntSlider(i, 0, out_shape[0] - 1, description="output row i", **wide)
+    j = widgets.IntSlider(j, 0, out_shape[1] - 1, description="output col j", **wide)
+    k = widgets.IntSlider(pixel, 1, 9, description="stamped pixel 1-9", **wide)
     for slider, name in ((i, "i"), (j, "j"), (k, "k")):
         slider.add_class(f"cnn-conv-{name}")
     shown = widgets.HTML()
@@ -216,14 +217,14 @@ def _conv_html(state, filter_, input_shape) -> str:
             gather_numbers[m + a, n + b] = f"×{rotated[a, b]:g}"
     received = sum(one_hot[p.row, p.col] * rotated[p.a, p.b] for p in state["gather"])
     pictures = [
-        image_svg(np.zeros(input_shape), "Greys", 0, 1, pixel=34, boxes=[(i, j, 3, 3, "#d62728")], numbers=weights,
-                  title=f"forward: out[{i}, {j}] reads this window", name="forward"),
-        image_svg(one_hot, "Greys", 0, 2, pixel=34, boxes=[(i, j, 1, 1, "#d62728")],
-                  title=f"backward: d_L_d_out = 1 at ({i}, {j})", name="d_L_d_out"),
-        image_svg(state["stamp"], "Blues", 0, 2 * filter_.max(), pixel=34, boxes=[(m, n, 1, 1, "#2ca02c")],
-                  numbers=stamp_numbers, title="d_L_d_input: the filter, unrotated", name="stamp"),
-        image_svg(padded, "Greys", 0, 2, pixel=26, boxes=[(m, n, 3, 3, "#2ca02c")], numbers=gather_numbers,
-                  title=f"pixel ({m}, {n}) gathers via the rotated filter", name="gather"),
+        image_svg(np.zeros(input_shape), "Greys", 0, 1, pixel=30, boxes=[(i, j, 3, 3, "#d62728")], numbers=weights,
+                  title=f"forward: out[{i}, {j}] reads", name="forward", grid=True),
+        image_svg(one_hot, "Greys", 0, 2, pixel=30, boxes=[(i, j, 1, 1, "#d62728")],
+                  title=f"d_L_d_out: 1 at ({i}, {j})", name="d_L_d_out", grid=True),
+        image_svg(state["stamp"], "Blues", 0, 2 * filter_.max(), pixel=30, boxes=[(m, n, 1, 1, "#2ca02c")],
+                  numbers=stamp_numbers, title="d_L_d_input: filter stamped", name="stamp", grid=True),
+        image_svg(padded, "Greys", 0, 2, pixel=24, boxes=[(m, n, 3, 3, "#2ca02c")], numbers=gather_numbers,
+                  title=f"({m}, {n}) gathers: rotated filter", name="gather", grid=True),
     ]
     text = (f"output ({i}, {j}) reads input rows {i}-{i + 2}, columns {j}-{j + 2}; backward it sends the filter "
             f"unrotated to the same pixels. Pixel ({m}, {n}) gathers {received:g} = d_L_d_input[{m}, {n}] "
@@ -238,9 +239,10 @@ def pool_routing_explorer(conv_maps: np.ndarray, channel: int = 5, I: int = 0, J
     """Sliders for a channel and a window ``(I, J)`` of ``conv_maps`` ``(h, w, channels)``, and the tie rule."""
     widgets = _ipywidgets()
     conv_maps = np.asarray(conv_maps, dtype=float)
-    channel_slider = widgets.IntSlider(channel, 0, conv_maps.shape[2] - 1, description="channel")
-    I_slider = widgets.IntSlider(I, 0, conv_maps.shape[0] // 2 - 1, description="window row I")
-    J_slider = widgets.IntSlider(J, 0, conv_maps.shape[1] // 2 - 1, description="window col J")
+    wide = {"style": {"description_width": "initial"}}
+    channel_slider = widgets.IntSlider(channel, 0, conv_maps.shape[2] - 1, description="channel", **wide)
+    I_slider = widgets.IntSlider(I, 0, conv_maps.shape[0] // 2 - 1, description="window row I", **wide)
+    J_slider = widgets.IntSlider(J, 0, conv_maps.shape[1] // 2 - 1, description="window col J", **wide)
     ties = widgets.ToggleButtons(options=["first", "all"], value="first", description="ties")
     for control, name in ((channel_slider, "channel"), (I_slider, "I"), (J_slider, "J"), (ties, "ties")):
         control.add_class(f"cnn-pool-{name}")
@@ -263,7 +265,7 @@ def pool_routing_explorer(conv_maps: np.ndarray, channel: int = 5, I: int = 0, J
             + image_svg(conv_map, "RdBu_r", -limit, limit, pixel=9, boxes=[(row, col, 2, 2, "black")],
                         title=f"channel {channel_slider.value}, window ({routing.I}, {routing.J})", name="map")
             + image_svg(routing.values, "RdBu_r", -limit, limit, pixel=70, numbers=numbers, boxes=maximum + receivers,
-                        title="black: gets the gradient; orange: tied, gets none", name="window")
+                        title="black: gets it; orange: tied, gets none", name="window")
             + "</div>" + _line(routing.describe(), window=f"{routing.I},{routing.J}", ties=routing.ties,
                                receivers=int(routing.receives.sum()), tied=int(routing.is_max.sum())))
 
@@ -310,7 +312,8 @@ def training_stepper(stepper: TrainingStepper, max_blocks: int = 30, interval_ms
     widgets = _ipywidgets()
     play = widgets.Play(value=0, min=0, max=max_blocks, step=1, interval=interval_ms, description="play")
     play.add_class("cnn-train-play")
-    one_step = widgets.Button(description="one step (100 images)", icon="step-forward")
+    one_step = widgets.Button(description="one step (100 images)", icon="step-forward",
+                              layout=widgets.Layout(width="auto"))
     one_step.add_class("cnn-train-step")
     shown = widgets.HTML()
     shown.add_class("cnn-train-view")
