@@ -316,3 +316,15 @@ def test_the_drawing_widget_can_start_with_a_drawing():
     view = draw_digit(EXAMPLE_STROKES)
     assert view.state["strokes"] == [[tuple(map(float, p)) for p in s] for s in EXAMPLE_STROKES]
     assert np.array_equal(view.state["digit"], mnist_like(rasterize_strokes(EXAMPLE_STROKES)))
+
+
+def test_the_widgets_refuse_bad_input_clearly():
+    pytest.importorskip("ipywidgets")
+    from cnn_lib.interactive import widgets
+
+    with pytest.raises(ValueError, match=r"conv_maps must have 3 dimensions \(h, w, channels\)"):
+        widgets.pool_routing_explorer(np.zeros((26, 26)))
+    with pytest.raises(ValueError, match="channel must be a whole number from 0 to 7"):
+        widgets.pool_routing_explorer(np.zeros((26, 26, 8)), channel=8)
+    with pytest.raises(ValueError, match="i must be a whole number from 0 to 4"):
+        widgets.conv_window_explorer(i=5)

@@ -26,7 +26,8 @@ from .drawing import mnist_like, rasterize_strokes
 from .step_size import H_RANGE, BiasGradientCheck
 from .stepper import TrainingStepper
 from .svg import curve_svg, image_svg
-from .windows import conv_backward_stamp, conv_forward_window, conv_gather_window, pool_routing
+from ..require import require_array, require_number, require_positive_int
+from .windows import require_position, conv_backward_stamp, conv_forward_window, conv_gather_window, pool_routing
 
 
 def _ipywidgets():
@@ -238,7 +239,9 @@ def _conv_html(state, filter_, input_shape) -> str:
 def pool_routing_explorer(conv_maps: np.ndarray, channel: int = 5, I: int = 0, J: int = 0) -> WidgetView:
     """Sliders for a channel and a window ``(I, J)`` of ``conv_maps`` ``(h, w, channels)``, and the tie rule."""
     widgets = _ipywidgets()
-    conv_maps = np.asarray(conv_maps, dtype=float)
+    conv_maps = require_array(conv_maps, "conv_maps", 3, "(h, w, channels): the max-pool's input, every channel")
+    channel = require_position("channel", channel, conv_maps.shape[2])
+    pool_routing(conv_maps[:, :, channel], I, J)  # (checks I and J)
     wide = {"style": {"description_width": "initial"}}
     channel_slider = widgets.IntSlider(channel, 0, conv_maps.shape[2] - 1, description="channel", **wide)
     I_slider = widgets.IntSlider(I, 0, conv_maps.shape[0] // 2 - 1, description="window row I", **wide)
@@ -280,6 +283,7 @@ def pool_routing_explorer(conv_maps: np.ndarray, channel: int = 5, I: int = 0, J
 def step_size_explorer(check: BiasGradientCheck, hs: np.ndarray | None = None, h: float = 1e-4) -> WidgetView:
     """A log slider over h; the dot on the error-versus-h curve of ``check`` (notebook 02) follows it."""
     widgets = _ipywidgets()
+    h = require_number("h", h, low=H_RANGE[0], high=H_RANGE[1])
     hs = np.logspace(np.log10(H_RANGE[0]), np.log10(H_RANGE[1]), 37) if hs is None else np.asarray(hs)
     curve = check.curve(hs)
     slider = widgets.FloatLogSlider(value=h, base=10, min=np.log10(H_RANGE[0]), max=np.log10(H_RANGE[1]),
@@ -310,6 +314,7 @@ def step_size_explorer(check: BiasGradientCheck, hs: np.ndarray | None = None, h
 def training_stepper(stepper: TrainingStepper, max_blocks: int = 30, interval_ms: int = 400) -> WidgetView:
     """Play / pause / one step through ``stepper`` (100 images a step); the loss curve and the filters follow."""
     widgets = _ipywidgets()
+    max_blocks, interval_ms = require_positive_int("max_blocks", max_blocks), require_positive_int("interval_ms", interval_ms)
     play = widgets.Play(value=0, min=0, max=max_blocks, step=1, interval=interval_ms, description="play")
     play.add_class("cnn-train-play")
     one_step = widgets.Button(description="one step (100 images)", icon="step-forward",

@@ -26,7 +26,7 @@ from ..require import require_array, require_choice
 KERNEL = 3
 
 
-def _require_position(name: str, value, size: int) -> int:
+def require_position(name: str, value, size: int) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not 0 <= value < size:
         raise ValueError(f"{name} must be a whole number from 0 to {size - 1}, but got {value!r}.")
     return int(value)
@@ -44,7 +44,7 @@ class WindowPixel:
 
 def conv_forward_window(i: int, j: int, out_shape: tuple[int, int] = (26, 26)) -> list[WindowPixel]:
     """The nine input pixels output ``(i, j)`` reads: ``x[i + a, j + b]`` times ``filters[a, b]``, in reading order."""
-    i, j = _require_position("i", i, out_shape[0]), _require_position("j", j, out_shape[1])
+    i, j = require_position("i", i, out_shape[0]), require_position("j", j, out_shape[1])
     return [WindowPixel(i + a, j + b, a, b) for a in range(KERNEL) for b in range(KERNEL)]
 
 
@@ -68,8 +68,8 @@ def conv_gather_window(m: int, n: int, out_shape: tuple[int, int]) -> list[Windo
     ``d_L_d_out[row, col] * filters[2 - a, 2 - b]``: the window at ``(m, n)`` of ``d_L_d_out`` padded by 2,
     times the filter rotated by 180 degrees. Outputs off the edge (the padding's zeros) are left out.
     """
-    m = _require_position("m", m, out_shape[0] + KERNEL - 1)
-    n = _require_position("n", n, out_shape[1] + KERNEL - 1)
+    m = require_position("m", m, out_shape[0] + KERNEL - 1)
+    n = require_position("n", n, out_shape[1] + KERNEL - 1)
     found = []
     for a in range(KERNEL):
         for b in range(KERNEL):
@@ -115,8 +115,8 @@ def pool_routing(conv_map: np.ndarray, I: int, J: int, ties: str = "first") -> P
     """
     conv_map = require_array(conv_map, "conv_map", 2, "(h, w), one channel of the max-pool input")
     ties = require_choice("ties", ties, TIE_RULES)
-    I = _require_position("I", I, conv_map.shape[0] // 2)
-    J = _require_position("J", J, conv_map.shape[1] // 2)
+    I = require_position("I", I, conv_map.shape[0] // 2)
+    J = require_position("J", J, conv_map.shape[1] // 2)
     values = conv_map[2 * I:2 * I + 2, 2 * J:2 * J + 2].copy()
     is_max = values == values.max()
     if ties == "all":
