@@ -9,6 +9,9 @@ Used by ``tests/test_browser.py``. Three pieces:
 - ``run_notebook(browser, lab, path)``: opens one notebook as a reader would, waits for its kernel,
   clears the saved outputs, clicks Run > Run All Cells, waits until the run is over, and returns a
   ``NotebookReport`` whose ``problems`` list everything a reader would see go wrong.
+- ``open_notebook(browser, lab, path, chinese_families)``: opens a notebook of the Chinese edition
+  without running it (its code and outputs are the English notebook's) and checks its math and that its
+  Chinese text is drawn with a real Chinese font (``check_chinese_text``).
 
 What counts as a problem (each names the cell, numbered from 1 as in the status bar):
 
@@ -229,11 +232,15 @@ class NotebookReport:
     math_elements: int = 0
     screenshots: list[Path] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
+    fonts: dict[str, int] = field(default_factory=dict)  # glyphs drawn per font (the Chinese text check)
+    chinese_characters: int = 0
 
     def summary(self) -> str:
         times = ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items())
+        fonts = (f"{self.chinese_characters} Chinese characters checked, fonts {self.fonts}; "
+                 if self.chinese_characters or self.fonts else "")
         return (f"{self.path}: {self.code_cells} code cells, {self.images} images, "
-                f"{self.math_elements} math elements in {self.math_cells} Markdown cells; {times}; "
+                f"{self.math_elements} math elements in {self.math_cells} Markdown cells; {fonts}{times}; "
                 f"{len(self.problems)} problems")
 
 
@@ -362,6 +369,31 @@ def wait_for_math(page, cells: list[int], timeout: float) -> None:
         time.sleep(0.25)
 
 
+def check_math(page, notebook: dict, report: NotebookReport) -> None:
+    """Every Markdown cell with math shows it typeset by MathJax, without errors or leftover TeX."""
+    problems = report.problems
+    math_cells = [i for i, c in enumerate(notebook["cells"])
+                  if c["cell_type"] == "markdown" and MATH.search(source_of(c))]
+    report.math_cells = len(math_cells)
+    if not math_cells:
+        return
+    wait_for_math(page, math_cells, timeout=30.0)
+    math = page.evaluate(MATH_JS)
+    for i in math_cells:
+        rendered = math[i]
+        if rendered is None or not rendered["rendered"]:
+            problems.append(f"cell {i + 1}: Markdown cell not rendered")
+            continue
+        report.math_elements += rendered["containers"]
+        if rendered["containers"] == 0:
+            problems.append(f"cell {i + 1}: its math was not typeset (no MathJax output)")
+        if rendered["errors"]:
+            problems.append(f"cell {i + 1}: MathJax reports errors: {rendered['errors']}")
+        leftover = re.search(r"\$[^$\s][^$]*\$|\\\(|\\\[", rendered["text"])
+        if leftover:
+            problems.append(f"cell {i + 1}: TeX left as text: {leftover.group(0)[:80]!r}")
+
+
 def run_notebook(browser, lab: JupyterLab, path: str, artifacts: Path | None = None,
                  run_timeout: float = 180.0, load_timeout: float = 90.0) -> NotebookReport:
     """Open ``path`` (relative to the server's root), Run All, and check the page; see module doc."""
@@ -471,25 +503,7 @@ def run_notebook(browser, lab: JupyterLab, path: str, artifacts: Path | None = N
                 problems.append(f"cell {i + 1} shows {have} images, but its saved outputs hold {want}")
 
         # Markdown math typeset by MathJax (it works asynchronously: give it time).
-        math_cells = [i for i, c in enumerate(notebook["cells"])
-                      if c["cell_type"] == "markdown" and MATH.search(source_of(c))]
-        report.math_cells = len(math_cells)
-        if math_cells:
-            wait_for_math(page, math_cells, timeout=30.0)
-            math = page.evaluate(MATH_JS)
-            for i in math_cells:
-                rendered = math[i]
-                if rendered is None or not rendered["rendered"]:
-                    problems.append(f"cell {i + 1}: Markdown cell not rendered")
-                    continue
-                report.math_elements += rendered["containers"]
-                if rendered["containers"] == 0:
-                    problems.append(f"cell {i + 1}: its math was not typeset (no MathJax output)")
-                if rendered["errors"]:
-                    problems.append(f"cell {i + 1}: MathJax reports errors: {rendered['errors']}")
-                leftover = re.search(r"\$[^$\s][^$]*\$|\\\(|\\\[", rendered["text"])
-                if leftover:
-                    problems.append(f"cell {i + 1}: TeX left as text: {leftover.group(0)[:80]!r}")
+        check_math(page, notebook, report)
 
         # Screenshots: the top of the notebook, and its first plot.
         if artifacts is not None:
@@ -513,6 +527,138 @@ def run_notebook(browser, lab: JupyterLab, path: str, artifacts: Path | None = N
             with contextlib.suppress(Exception):
                 artifacts.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(artifacts / f"{stem}-failure.png"))
+        return report
+    finally:
+        with contextlib.suppress(Exception):
+            page.close()
+        with contextlib.suppress(Exception):
+            lab.shut_down_kernels()
+
+
+# Chinese text (the Chinese edition, notebooks/zh/). Two views of the same question, "is it drawn with a
+# real Chinese font?": which fonts Chromium used for the text (its own record, read over the DevTools
+# protocol), and whether the characters come out as distinct glyphs with ink, none of them the box that a
+# browser draws for a character no font has (drawn here for U+0378, a code point no font has).
+GLYPHS_JS = """
+(sample) => {
+  const text = document.querySelector('.jp-Notebook .jp-MarkdownCell .jp-RenderedMarkdown p');
+  const family = getComputedStyle(text).fontFamily;
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = 40;
+  const context = canvas.getContext('2d', {willReadFrequently: true});
+  const draw = (character) => {
+    context.clearRect(0, 0, 40, 40);
+    context.font = `32px ${family}`;
+    context.textBaseline = 'top';
+    context.fillText(character, 4, 4);
+    const alpha = context.getImageData(0, 0, 40, 40).data.filter((_, k) => k % 4 === 3);
+    return {bits: Array.from(alpha, a => (a > 127 ? 1 : 0)).join(''), ink: alpha.filter(a => a > 0).length};
+  };
+  return {family: family, missing: draw('\\u0378'),
+          glyphs: Array.from(sample, c => Object.assign({character: c}, draw(c)))};
+}
+"""
+
+MARKDOWN_TEXT_JS = """
+() => Array.from(document.querySelectorAll('.jp-Notebook .jp-MarkdownCell .jp-RenderedMarkdown'))
+  .map(e => e.innerText).join('\\n')
+"""
+
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+
+
+def chinese_font_families() -> set[str]:
+    """Every family name (and alias) of the fonts fontconfig lists for Chinese (``fc-list :lang=zh``)."""
+    if not shutil.which("fc-list"):
+        return set()
+    listed = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True).stdout
+    return {name.strip() for line in listed.splitlines() for name in line.split(",") if name.strip()}
+
+
+def fonts_used(page, selector: str, limit: int = 40) -> dict[str, int]:
+    """Glyphs drawn per font family in the text of the elements matching ``selector`` (Chromium's record)."""
+    session = page.context.new_cdp_session(page)
+    try:
+        session.send("DOM.enable")
+        session.send("CSS.enable")
+        root = session.send("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
+        fonts: dict[str, int] = {}
+        for node in session.send("DOM.querySelectorAll", {"nodeId": root, "selector": selector})["nodeIds"][:limit]:
+            for font in session.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]:
+                fonts[font["familyName"]] = fonts.get(font["familyName"], 0) + int(font["glyphCount"])
+        return fonts
+    finally:
+        with contextlib.suppress(Exception):
+            session.detach()
+
+
+def check_chinese_text(page, report: NotebookReport, chinese_families: set[str], sample: str | None = None,
+                       sample_size: int = 24) -> None:
+    """The Markdown's Chinese characters are drawn with a Chinese font, as real, distinct glyphs.
+
+    ``sample``: the characters whose glyphs to check (default: the first distinct Chinese characters
+    of the rendered Markdown); the self-test passes characters that no font has.
+    """
+    problems = report.problems
+    if sample is None:
+        sample = "".join(dict.fromkeys(CHINESE.findall(page.evaluate(MARKDOWN_TEXT_JS))))[:sample_size]
+    if len(sample) < 2:
+        problems.append(f"the rendered Markdown holds no Chinese text to check (found {sample!r})")
+        return
+    report.fonts = fonts_used(page, ".jp-Notebook .jp-MarkdownCell .jp-RenderedMarkdown p")
+    chinese = {family: glyphs for family, glyphs in report.fonts.items() if family in chinese_families}
+    if not chinese:
+        problems.append(f"the Chinese text was drawn with {report.fonts or 'no font'}, none of them a font for "
+                        f"Chinese (fc-list :lang=zh lists {sorted(chinese_families) or 'none'})")
+    drawn = page.evaluate(GLYPHS_JS, sample)
+    boxes = [g["character"] for g in drawn["glyphs"] if g["bits"] == drawn["missing"]["bits"]]
+    blank = [g["character"] for g in drawn["glyphs"] if g["ink"] == 0]
+    distinct = len({g["bits"] for g in drawn["glyphs"]})
+    if boxes or blank:
+        problems.append(f"characters drawn as the missing-glyph box {boxes} or not at all {blank}, in the "
+                        f"font {drawn['family']}")
+    if distinct < len(sample):
+        problems.append(f"{len(sample)} different Chinese characters drawn as only {distinct} different shapes "
+                        f"(missing-glyph boxes?): {sample}")
+    report.chinese_characters = len(sample)
+
+
+def open_notebook(browser, lab: JupyterLab, path: str, chinese_families: set[str], artifacts: Path | None = None,
+                  load_timeout: float = 90.0, sample: str | None = None) -> NotebookReport:
+    """Open ``path`` as a reader would, without running it: its math typeset, its Chinese text drawn."""
+    notebook = json.loads((lab.root_dir / path).read_text(encoding="utf-8"))
+    report = NotebookReport(path=path)
+    page = browser.new_page()
+    page.on("pageerror", lambda error: report.page_errors.append(str(error)))
+    try:
+        started = time.monotonic()
+        page.goto(lab.page_url(path), timeout=load_timeout * 1000)
+        page.wait_for_function(
+            "n => document.querySelectorAll('.jp-Notebook .jp-Notebook-cell').length === n",
+            arg=len(notebook["cells"]), timeout=load_timeout * 1000)
+        problem = wait_for_kernel_idle(page, lab, path, started + load_timeout)
+        report.seconds["open"] = time.monotonic() - started
+        if problem:
+            report.problems.append(problem)
+            return report
+        check_math(page, notebook, report)
+        check_chinese_text(page, report, chinese_families, sample)
+        if artifacts is not None:
+            artifacts.mkdir(parents=True, exist_ok=True)
+            stem = Path(path).stem
+            page.evaluate("() => document.querySelector('.jp-Notebook .jp-Notebook-cell').scrollIntoView()")
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(artifacts / f"zh-{stem}-top.png"))
+            page.evaluate("() => document.querySelector('.jp-Notebook mjx-container[display=\"true\"]')"
+                          ".scrollIntoView({block: 'center'})")
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(artifacts / f"zh-{stem}-math.png"))
+        return report
+    except Exception as error:  # a timeout or a broken page: report it with a picture
+        report.problems.append(f"browser check stopped: {type(error).__name__}: {error}")
+        if artifacts is not None:
+            with contextlib.suppress(Exception):
+                page.screenshot(path=str(artifacts / f"zh-{Path(path).stem}-failure.png"))
         return report
     finally:
         with contextlib.suppress(Exception):

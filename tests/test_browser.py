@@ -211,3 +211,46 @@ def test_the_checker_catches_a_broken_notebook(lab_session):
     missed = [kind for kind, text in expected.items() if text not in problems]
     assert not missed, f"the checker missed: {missed}\nit reported:\n{problems}"
     assert report.math_elements >= 1, "the fine math should still be typeset"
+
+
+# The Chinese edition (notebooks/zh/): its code cells and outputs are the English notebook's, run above, so
+# one Chinese notebook is opened, not run, to see what only it can get wrong: its Markdown.
+CHINESE_NOTEBOOK = "notebooks/zh/01_forward_pass.ipynb"
+
+
+def chinese_fonts_or_skip() -> set[str]:
+    families = lab_browser.chinese_font_families()
+    if not families:
+        unavailable("no font for Chinese (fc-list :lang=zh lists none): apt-get install fonts-wqy-microhei "
+                    "(python3 tasks.py test installs it)")
+    return families
+
+
+def test_a_chinese_notebook_shows_its_maths_and_its_chinese_text(lab_session):
+    """The math typeset by MathJax, the Chinese drawn with a real Chinese font (no missing-glyph boxes)."""
+    families = chinese_fonts_or_skip()
+    report = lab_browser.open_notebook(lab_session.browser, lab_session.lab, CHINESE_NOTEBOOK, families, ARTIFACTS)
+    record(report)
+    problems = list(report.problems)
+    if (lab_session.site / CHINESE_NOTEBOOK).read_bytes() != (REPO_ROOT / CHINESE_NOTEBOOK).read_bytes():
+        problems.append(f"JupyterLab changed the served copy of {CHINESE_NOTEBOOK}")
+    assert not problems, "\n".join([report.summary(), *problems, f"screenshots in {ARTIFACTS}"])
+    assert report.math_elements >= 50 and report.chinese_characters >= 20, report.summary()
+
+
+def test_the_chinese_text_check_catches_missing_glyphs(lab_session):
+    """The check can fail: characters no font has are found as boxes, and a font list without the font used fails."""
+    path = lab_session.site / "selftest" / "chinese.ipynb"
+    path.write_text(json.dumps({
+        "nbformat": 4, "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}},
+        "cells": [{"cell_type": "markdown", "metadata": {}, "source": "中文的段落，含公式 $x^2$。"}],
+    }))
+    unassigned = "\u0378\u0379\u0380\u0381"  # code points no font has
+    report = lab_browser.open_notebook(lab_session.browser, lab_session.lab, "selftest/chinese.ipynb",
+                                       chinese_families=set(), sample=unassigned)
+    record(report)
+    problems = "\n".join(report.problems)
+    assert "none of them a font for Chinese" in problems, problems
+    assert "missing-glyph box" in problems and "4 different Chinese characters drawn as only 1" in problems, problems
+    assert report.math_elements == 1, "the math should still be typeset"
