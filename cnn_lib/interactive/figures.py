@@ -20,9 +20,9 @@ def plot_digit_reading(ink: np.ndarray, reading: DigitReading) -> plt.Figure:
     panels = [fig.add_subplot(grid[0, 0:2]), fig.add_subplot(grid[0, 2:4]), fig.add_subplot(grid[0, 4:6]),
               fig.add_subplot(grid[0, 6:8])]
     panels[0].imshow(ink, cmap="gray")
-    panels[0].set_title("drawn on the canvas (280x280)")
+    panels[0].set_title("drawn on the canvas\n(280x280 pixels)")
     panels[1].imshow(reading.image, cmap="gray", vmin=0, vmax=255)
-    panels[1].set_title("MNIST-like: 20x20 box, centred by mass")
+    panels[1].set_title("MNIST-like 28x28 input:\n20x20 box, centred by mass")
     for offset, name in zip((-0.2, 0.2), NETWORKS):
         panels[2].bar(np.arange(10) + offset, reading.probabilities[name], width=0.4,
                       label=f"{name} network: {reading.prediction(name)}")
@@ -31,7 +31,7 @@ def plot_digit_reading(ink: np.ndarray, reading: DigitReading) -> plt.Figure:
     limit = symmetric_limit(reading.saliency)
     panels[3].imshow(reading.saliency, cmap="RdBu_r", vmin=-limit, vmax=limit)
     panels[3].contour(reading.image, levels=[128], colors="black", linewidths=0.6)
-    panels[3].set_title(f"saliency for {reading.prediction()} (red: less sure)")
+    panels[3].set_title(f"saliency for {reading.prediction()}\n(red: more ink, less sure)")
     for ax in (panels[0], panels[1], panels[3]):
         ax.set_xticks([])
         ax.set_yticks([])
