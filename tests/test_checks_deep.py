@@ -77,7 +77,7 @@ def conv_backward_gather(x, filters, biases, d_L_d_out):
     """The gather view: d_L_d_filters as a correlation per offset, d_L_d_x as a full convolution with the filters
     rotated by 180° (notebook 05, section 4)."""
     n, out_h, out_w, num_filters = d_L_d_out.shape
-    k, C = filters.shape[1], filters.shape[3]
+    k = filters.shape[1]
     d_L_d_filters = np.zeros(filters.shape)
     for a in range(k):
         for b in range(k):
@@ -362,7 +362,8 @@ def test_the_cases_cover_odd_shapes_batches_and_channels():
     conv = _cases.conv_backward_cases()
     kernel_sizes = {case["filters"].shape[1] for case in conv}
     assert kernel_sizes >= {2, 3, 5} and any(c["x"].shape[1] != c["x"].shape[2] for c in conv)
-    assert any(c["filters"].shape[0] != c["filters"].shape[3] for c in conv) and {len(c["x"]) for c in conv} >= {1, 2, 4}
+    assert any(c["filters"].shape[0] != c["filters"].shape[3] for c in conv)
+    assert {len(c["x"]) for c in conv} >= {1, 2, 4}
 
 
 # ----------------------------------------------------------------------------- stubs, odd values, exceptions

@@ -34,6 +34,7 @@ MEAN_HINT = ("The layers sum over the batch: d_L_d_out already holds the 1/n of 
 
 
 def index_text(index) -> str:
+    """``"[0, 1]"`` for the index ``(0, 1)``."""
     return "[" + ", ".join(str(int(i)) for i in index) + "]"
 
 
@@ -88,33 +89,39 @@ RELU_HINT = ("d_L_d_x = d_L_d_out where x > 0 and 0 where x < 0: ReLU's derivati
              "positive and 0 where it is negative (notebook 08, section 6).")
 
 
+def within_kink(d_L_d_out, got, tol: Tolerance) -> np.ndarray:
+    """Where ``got`` is ``t * d_L_d_out`` with ``0 <= t <= 1`` (within ``tol``): a subgradient at ReLU's kink."""
+    slack = tol.atol + tol.rtol * np.abs(d_L_d_out)
+    share = got * np.sign(d_L_d_out)                      # t * |d_L_d_out|
+    return (share >= -slack) & (np.abs(got) <= np.abs(d_L_d_out) + slack)
+
+
+def right_off_kink(x, d_L_d_out, got, tol: Tolerance) -> np.ndarray:
+    """Where ``x != 0`` and ``got`` is ``d_L_d_out`` (``x > 0``) or 0 (``x < 0``), within ``tol``."""
+    return (x != 0) & np.isclose(got, np.where(x > 0, d_L_d_out, 0.0), rtol=tol.rtol, atol=tol.atol)
+
+
 def is_relu_subgradient(x, d_L_d_out, got, tol: Tolerance) -> bool:
     """``got`` is ``d_L_d_out`` where ``x > 0``, 0 where ``x < 0`` and between 0 and ``d_L_d_out`` where ``x == 0``.
 
     At the kink every ``t * d_L_d_out`` with ``0 <= t <= 1`` is a subgradient: the slopes of ReLU at 0 lie
     between its slope on the left (0) and on the right (1). ``x > 0`` gives ``t = 0``, ``x >= 0`` gives ``t = 1``.
     """
-    expected = np.where(x > 0, d_L_d_out, 0.0)
-    off_kink = np.isclose(got, expected, rtol=tol.rtol, atol=tol.atol) | (x == 0)
-    slack = tol.atol + tol.rtol * np.abs(d_L_d_out)
-    share = got * np.sign(d_L_d_out)                      # t * |d_L_d_out| at the kink
-    between = (share >= -slack) & (np.abs(got) <= np.abs(d_L_d_out) + slack)
-    return bool(np.all(off_kink) and np.all(between | (x != 0)))
+    at_kink = x == 0
+    return bool(np.all(right_off_kink(x, d_L_d_out, got, tol) | at_kink)
+                and np.all(within_kink(d_L_d_out, got, tol) | ~at_kink))
 
 
 def diagnose_relu_kink(x, d_L_d_out, where: str) -> Callable:
     """A ``diagnose`` for ``compare``: right wherever ``x != 0``, but a value outside [0, 1] * d_L_d_out at the kink."""
     def diagnose(got, tol):
-        off_kink = (x != 0) & ~np.isclose(got, np.where(x > 0, d_L_d_out, 0.0), rtol=tol.rtol, atol=tol.atol)
-        if np.any(off_kink):
+        at_kink = x == 0
+        if not np.all(right_off_kink(x, d_L_d_out, got, tol) | at_kink):
             return  # wrong away from the kink too: the generic message shows where
-        slack = tol.atol + tol.rtol * np.abs(d_L_d_out)
-        share = got * np.sign(d_L_d_out)
-        outside = (x == 0) & ~((share >= -slack) & (np.abs(got) <= np.abs(d_L_d_out) + slack))
-        index = index_text(np.argwhere(outside)[0])
-        raise Wrong(f"d_L_d_x: right wherever x != 0, but at x{index} = 0, ReLU's kink, you return "
-                    f"{got[tuple(np.argwhere(outside)[0])]:.6g}, which is not between 0 and "
-                    f"d_L_d_out{index} = {d_L_d_out[tuple(np.argwhere(outside)[0])]:.6g} ({where}).",
+        index = tuple(np.argwhere(at_kink & ~within_kink(d_L_d_out, got, tol))[0])
+        raise Wrong(f"d_L_d_x: right wherever x != 0, but at x{index_text(index)} = 0, ReLU's kink, you return "
+                    f"{got[index]:.6g}, which is not between 0 and d_L_d_out{index_text(index)} = "
+                    f"{d_L_d_out[index]:.6g} ({where}).",
                     "At x = 0 ReLU has a kink: its slope is 0 on the left and 1 on the right, so any t * d_L_d_out "
                     "with 0 <= t <= 1 is a valid gradient there (the library's mask x > 0 gives 0, x >= 0 gives "
                     "d_L_d_out). Nothing outside that range.")
@@ -152,7 +159,8 @@ def relu_variants(x, d_L_d_out) -> list:
 
 
 def check_relu_backward(relu_backward: Callable) -> bool:
-    """``relu_backward(x, d_L_d_out) -> d_L_d_x`` (shape of ``x``); at ``x == 0`` any subgradient (``is_relu_subgradient``)."""
+    """``relu_backward(x, d_L_d_out) -> d_L_d_x`` (shape of ``x``); at ``x == 0`` any subgradient
+    (``is_relu_subgradient``)."""
     def judge(learner, case, where):
         x, d_L_d_out = case["x"], case["d_L_d_out"]
         got = call(learner, where, x, d_L_d_out)
@@ -225,7 +233,8 @@ def dense_weight_mistakes(x, weights, d_L_d_out):
 def dense_bias_mistakes(d_L_d_out):
     """``(shape mistakes, variants)`` of ``d_L_d_biases``."""
     n = len(d_L_d_out)
-    summed = "The bias b_k is added to node k of every image: its gradient is the SUM of d_L_d_out[:, k] over the batch."
+    summed = ("The bias b_k is added to node k of every image: its gradient is the SUM of d_L_d_out[:, k] over "
+              "the batch.")
     shapes = [(d_L_d_out.shape, "one row per image: not summed over the batch", summed)]
     variants = []
     if n > 1:

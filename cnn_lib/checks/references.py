@@ -150,7 +150,7 @@ def relu_numeric(x, d_L_d_out):
 
 
 def dense_layers(x, weights):
-    """``Flatten`` and ``Dense`` with ``weights`` ``(input_len, nodes)`` and random biases, as the deep network has them."""
+    """``Flatten`` and ``Dense`` with ``weights`` ``(input_len, nodes)`` and random biases, as in the deep network."""
     weights = np.asarray(weights, dtype=np.float64)
     dense = fast_layer(Dense(*weights.shape, case_rng(0)), weights=weights,
                        biases=case_rng(1).standard_normal(weights.shape[1]))
@@ -158,7 +158,8 @@ def dense_layers(x, weights):
 
 
 def reference_dense_backward(x, weights, d_L_d_out):
-    """``(d_L_d_weights, d_L_d_biases, d_L_d_x)`` from ``Flatten`` + ``Dense``: ``x`` ``(n, ...)`` is read as ``(n, input_len)``."""
+    """``(d_L_d_weights, d_L_d_biases, d_L_d_x)`` from ``Flatten`` + ``Dense``: ``x`` ``(n, ...)`` is read as
+    ``(n, input_len)``."""
     flatten, dense = dense_layers(x, weights)
     dense.forward(flatten.forward(np.asarray(x, dtype=np.float64)))
     d_L_d_x = flatten.backward(dense.backward(np.asarray(d_L_d_out, dtype=np.float64)))
