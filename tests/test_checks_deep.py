@@ -387,6 +387,29 @@ def test_a_stub_gets_a_friendly_message(exercise, capsys):
     assert "not implemented yet" in out and "Traceback" not in out and out.count("\n") == 1, out
 
 
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_passing_the_result_instead_of_the_function_is_explained(exercise, capsys):
+    passed, out = run_check(exercise, np.zeros(3), capsys)
+    assert passed is False and "pass the function itself" in out, out
+
+
+@pytest.mark.parametrize("harmless", [lambda a: np.asarray(a, dtype=np.longdouble), lambda a: np.ma.masked_array(a),
+                                      lambda a: np.array(list(a))],
+                         ids=["longdouble", "masked array", "rebuilt from a list of rows"])
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_harmless_array_types_pass(exercise, harmless, capsys):
+    def transform(result):
+        return tuple(harmless(g) for g in result) if isinstance(result, tuple) else harmless(result)
+    passed, out = run_check(exercise, returning(exercise, transform), capsys)
+    assert passed is True, out
+
+
+@pytest.mark.parametrize("exercise", ["dense_backward", "conv_backward"])
+def test_the_three_gradients_may_come_in_a_list(exercise, capsys):
+    passed, out = run_check(exercise, returning(exercise, list), capsys)
+    assert passed is True, out
+
+
 @pytest.mark.parametrize("odd, transform, phrase", ODD_ARRAYS, ids=[o[0] for o in ODD_ARRAYS])
 def test_odd_relu_returns_are_feedback(odd, transform, phrase, capsys):
     passed, out = run_check("relu_backward", returning("relu_backward", transform), capsys)
