@@ -111,3 +111,91 @@ def train_cases() -> list:
         cases.append({"desc": f"train_images[{index}] (a {int(labels[index])}), lr = {lr}" + history,
                       "net": net, "image": images[index], "label": int(labels[index]), "lr": lr})
     return cases
+
+
+def relu_cases() -> list:
+    """Inputs ``x`` of ReLU and gradients ``d_L_d_out`` of its output, in the deep network's shapes: ``(n, nodes)``
+    after a dense layer, ``(n, h, w, c)`` after a convolution.
+
+    ``x`` and ``d_L_d_out`` are drawn independently, so a mask taken from the gradient's sign instead of ``x``'s
+    shows. The first cases hold entries of ``x`` at exactly 0, ReLU's kink. ``d_L_d_out`` has no zero.
+    """
+    rng = case_rng(8)
+    with_zeros = rng.standard_normal((3, 6))
+    with_zeros.flat[[1, 8, 13, 17]] = 0.0
+    maps = rng.standard_normal((2, 4, 4, 3))
+    maps[maps < -1.2] = 0.0
+    cases = [
+        ("x (3, 6): 3 images, 6 nodes, 4 values exactly 0", with_zeros),
+        (f"x (2, 4, 4, 3): feature maps, {np.count_nonzero(maps == 0)} values exactly 0", maps),
+        ("x (2, 7): values in steps of 0.5 from -1 to 1, many exactly 0", np.round(rng.uniform(-1, 1, (2, 7)) * 2) / 2),
+        ("x (1, 5): all negative", -0.1 - rng.random((1, 5))),
+        ("x (4, 3): all positive", 0.1 + rng.random((4, 3))),
+        ("x (3, 2, 3, 4): random feature maps", rng.standard_normal((3, 2, 3, 4))),
+    ]
+    result = []
+    for desc, x in cases:
+        d_L_d_out = rng.standard_normal(x.shape)
+        d_L_d_out[d_L_d_out == 0] = 0.5
+        result.append({"desc": desc, "x": x, "d_L_d_out": d_L_d_out})
+    return result
+
+
+def dense_cases() -> list:
+    """A batch ``x``, ``weights`` ``(input_len, nodes)`` and ``d_L_d_out`` ``(n, nodes)``.
+
+    The first case has square weights, so that ``weights`` in place of ``weights.T`` (or a transposed
+    ``d_L_d_weights``) gives an answer of the right shape and the check can name it; no case has as many
+    images as nodes or inputs, so that a sum over the wrong axis shows in the shape. Two cases hold a batch
+    of feature maps ``(n, h, w, c)``, which the layer reads flattened (``Flatten``, then ``Dense``).
+    """
+    rng = case_rng(9)
+    shapes = [
+        ("x (3, 5), weights (5, 5): 3 images, 5 inputs, 5 nodes", (3, 5), 5),
+        ("x (4, 6), weights (6, 3)", (4, 6), 3),
+        ("x (2, 3, 2, 2): feature maps read as 12 inputs, weights (12, 4)", (2, 3, 2, 2), 4),
+        ("x (1, 7): one image, weights (7, 2)", (1, 7), 2),
+        ("x (3, 2, 2, 4): feature maps read as 16 inputs, weights (16, 10)", (3, 2, 2, 4), 10),
+        ("x (8, 10), weights (10, 6)", (8, 10), 6),
+    ]
+    cases = []
+    for desc, x_shape, nodes in shapes:
+        x = rng.standard_normal(x_shape)
+        input_len = int(np.prod(x_shape[1:]))
+        cases.append({"desc": desc, "x": x, "weights": rng.standard_normal((input_len, nodes)),
+                      "d_L_d_out": rng.standard_normal((x_shape[0], nodes))})
+    return cases
+
+
+def conv_backward_cases() -> list:
+    """A batch ``x`` ``(n, h, w, C)``, ``filters`` ``(F, k, k, C)``, ``biases`` ``(F,)`` and ``d_L_d_out``
+    ``(n, h - k + 1, w - k + 1, F)``.
+
+    The first case has as many filters as input channels (so that swapped channel axes give an answer of the
+    right shape, which the check can name), two images and a non-square input. Then: one filter numbered
+    1..9 with one output gradient (``d_L_d_x`` is the filter, stamped), more filters than channels, the
+    deep network's 5x5 filters, 2x2 filters, and a single output position.
+    """
+    rng = case_rng(10)
+    counting = np.arange(1.0, 10.0).reshape(1, 3, 3, 1)
+    specs = [
+        ("batch of 2, x (2, 5, 6, 2), 2 filters 3x3x2", (2, 5, 6, 2), None, 2, 3),
+        ("one image (1, 4, 4, 1), one filter 1..9, one output gradient", (1, 4, 4, 1), counting, 1, 3),
+        ("batch of 3, x (3, 6, 5, 3), 4 filters 3x3x3", (3, 6, 5, 3), None, 4, 3),
+        ("batch of 2, x (2, 7, 8, 2), 3 filters 5x5x2 (the deep network's size)", (2, 7, 8, 2), None, 3, 5),
+        ("batch of 4, x (4, 4, 5, 3), 2 filters 2x2x3", (4, 4, 5, 3), None, 2, 2),
+        ("one image (1, 3, 3, 4), 3 filters 3x3x4: one output position", (1, 3, 3, 4), None, 3, 3),
+    ]
+    cases = []
+    for number, (desc, (n, h, w, c), filters, num_filters, k) in enumerate(specs):
+        x = rng.standard_normal((n, h, w, c))
+        if filters is None:
+            filters = rng.standard_normal((num_filters, k, k, c))
+        out_shape = (n, h - k + 1, w - k + 1, num_filters)
+        d_L_d_out = rng.standard_normal(out_shape)
+        if number == 1:  # one output gradient: d_L_d_x is then the filter, stamped at (1, 1)
+            d_L_d_out = np.zeros(out_shape)
+            d_L_d_out[0, 1, 1, 0] = 1.0
+        cases.append({"desc": desc, "x": x, "filters": filters, "biases": rng.standard_normal(num_filters),
+                      "d_L_d_out": d_L_d_out})
+    return cases

@@ -1,16 +1,17 @@
 """The answers the checks compare with, computed by the library's own layers.
 
-Each ``reference_<exercise>`` wraps ``Conv3x3``, ``MaxPool2`` or ``Softmax`` in the signature of
-its exercise; the ``*_numeric`` functions give central differences (``cnn_lib.gradcheck``), which
-the feedback quotes next to a wrong gradient. ``tests/test_checks.py`` checks the references
-against hand computations and central differences.
-"""
+Each ``reference_<exercise>`` wraps ``Conv3x3``, ``MaxPool2`` or ``Softmax`` (for notebook 08, the fast
+``ReLU``, ``Flatten`` + ``Dense`` and ``Conv``) in the signature of its exercise; the ``*_numeric``
+functions give central differences (``cnn_lib.gradcheck``), which the feedback quotes next to a wrong
+gradient. ``tests/test_checks.py`` (notebook 08's: ``tests/test_checks_deep.py``) checks the references
+against hand computations and central differences."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ..conv import Conv3x3
+from ..fast.layers import Conv, Dense, Flatten, ReLU
 from ..gradcheck import numerical_gradient
 from ..maxpool import MaxPool2
 from ..softmax import Softmax
@@ -122,3 +123,83 @@ def conv_numeric(image, filters, d_L_d_out):
     def loss(_):
         return float(np.sum(layer.forward(x) * d_L_d_out))
     return numerical_gradient(loss, layer.params()["filters"]), numerical_gradient(loss, x)
+
+
+# ----------------------------------------------------------------------------- notebook 08: ReLU, dense, conv
+# The deep network's layers, ``cnn_lib.fast``'s ``ReLU``, ``Flatten`` + ``Dense`` and ``Conv`` (with biases, any
+# channels and filter size), for a batch. Each ``reference_*`` runs the layer's forward pass on the case, then its
+# backward pass on ``d_L_d_out``; the ``*_numeric`` functions are central differences of ``L = sum(out * d_L_d_out)``.
+
+
+def fast_layer(layer, **values):
+    """``layer`` (a fast layer, float64) with its learned arrays set to ``values``."""
+    return with_params(layer, **{name: np.asarray(value, dtype=np.float64) for name, value in values.items()})
+
+
+def reference_relu_backward(x, d_L_d_out):
+    """``ReLU.backward``: ``d_L_d_out`` where ``x > 0``, else 0 (0 at the kink ``x == 0`` too)."""
+    layer = ReLU()
+    layer.forward(np.asarray(x, dtype=np.float64))
+    return layer.backward(np.asarray(d_L_d_out, dtype=np.float64))
+
+
+def relu_numeric(x, d_L_d_out):
+    """Central-difference ``dL/dx`` of ``L = sum(relu(x) * d_L_d_out)`` (meaningful where no ``x`` is within h of 0)."""
+    layer, x = ReLU(), np.array(x, dtype=np.float64)
+    return numerical_gradient(lambda _: float(np.sum(layer.forward(x) * d_L_d_out)), x)
+
+
+def dense_layers(x, weights):
+    """``Flatten`` and ``Dense`` with ``weights`` ``(input_len, nodes)`` and random biases, as in the deep network."""
+    weights = np.asarray(weights, dtype=np.float64)
+    dense = fast_layer(Dense(*weights.shape, case_rng(0)), weights=weights,
+                       biases=case_rng(1).standard_normal(weights.shape[1]))
+    return Flatten(), dense
+
+
+def reference_dense_backward(x, weights, d_L_d_out):
+    """``(d_L_d_weights, d_L_d_biases, d_L_d_x)`` from ``Flatten`` + ``Dense``: ``x`` ``(n, ...)`` is read as
+    ``(n, input_len)``."""
+    flatten, dense = dense_layers(x, weights)
+    dense.forward(flatten.forward(np.asarray(x, dtype=np.float64)))
+    d_L_d_x = flatten.backward(dense.backward(np.asarray(d_L_d_out, dtype=np.float64)))
+    return dense.grads()["weights"], dense.grads()["biases"], d_L_d_x
+
+
+def dense_numeric(x, weights, d_L_d_out):
+    """Central differences of ``L = sum(dense(flatten(x)) * d_L_d_out)``: for the weights, the biases and ``x``."""
+    flatten, dense = dense_layers(x, weights)
+    x = np.array(x, dtype=np.float64)
+
+    def loss(_):
+        return float(np.sum(dense.forward(flatten.forward(x)) * d_L_d_out))
+    params = dense.params()
+    return (numerical_gradient(loss, params["weights"]), numerical_gradient(loss, params["biases"]),
+            numerical_gradient(loss, x))
+
+
+def multichannel_conv_layer(filters, biases) -> Conv:
+    """The fast ``Conv`` with ``filters`` ``(F, k, k, C)`` and ``biases`` ``(F,)``."""
+    filters = np.asarray(filters, dtype=np.float64)
+    F, k, _, C = filters.shape
+    return fast_layer(Conv(C, F, k, case_rng(0)), filters=filters, biases=biases)
+
+
+def reference_conv_backward(x, filters, biases, d_L_d_out):
+    """``(d_L_d_filters, d_L_d_biases, d_L_d_x)`` from ``Conv.backward`` for the batch ``x`` ``(n, h, w, C)``."""
+    layer = multichannel_conv_layer(filters, biases)
+    layer.forward(np.asarray(x, dtype=np.float64))
+    d_L_d_x = layer.backward(np.asarray(d_L_d_out, dtype=np.float64))
+    return layer.grads()["filters"], layer.grads()["biases"], d_L_d_x
+
+
+def conv_backward_numeric(x, filters, biases, d_L_d_out):
+    """Central differences of ``L = sum(conv(x) * d_L_d_out)``: for the filters, the biases and ``x``."""
+    layer = multichannel_conv_layer(filters, biases)
+    x = np.array(x, dtype=np.float64)
+
+    def loss(_):
+        return float(np.sum(layer.forward(x) * d_L_d_out))
+    params = layer.params()
+    return (numerical_gradient(loss, params["filters"]), numerical_gradient(loss, params["biases"]),
+            numerical_gradient(loss, x))
