@@ -36,7 +36,7 @@ def output_size(shape: tuple, k: int) -> tuple[int, int]:
     return shape[0] - k + 1, shape[1] - k + 1
 
 
-def generic_wrong(got: np.ndarray, expected: np.ndarray, tol: Tolerance) -> bool:
+def worth_diagnosing(got: np.ndarray, expected: np.ndarray, tol: Tolerance) -> bool:
     """True unless ``compare``'s own messages say more: a near miss, or a multiple (e.g. -1 times) of the answer."""
     scale = float(np.max(np.abs(expected))) if expected.size else 1.0
     if np.all(np.abs(got - expected) <= NEAR_MISS * np.abs(expected) + FLOAT32_RTOL * scale):
@@ -102,23 +102,27 @@ def wrong_pixel(x: np.ndarray, k: int, where: str) -> Callable:
 
     def diagnose(got, tol):
         expected = reference_im2col(x, k)
-        if not generic_wrong(got, expected, tol):
+        if not worth_diagnosing(got, expected, tol):
             return
-        wrong = got[~np.isclose(got, expected, rtol=tol.rtol, atol=tol.atol)]
-        matches = np.abs(x.reshape(-1, 1) - wrong) <= tol.atol + tol.rtol * np.abs(wrong)   # (h * w, wrong)
-        if not np.all(np.count_nonzero(matches, axis=0) == 1):
+        wrong = got[~np.isclose(got, expected, rtol=tol.rtol, atol=tol.atol)]    # in reading order
+        is_pixel = np.abs(x.reshape(-1, 1) - wrong) <= tol.atol + tol.rtol * np.abs(wrong)  # (h * w, wrong entries)
+        if not np.all(np.count_nonzero(is_pixel, axis=0) == 1):
             return  # not all copies of pixels of x (e.g. x + 1): compare names the first wrong entry
         r, q = first_wrong(got, expected, tol)
         i, j, a, b = r // ow, r % ow, q // k, q % k
-        m, n = (int(v) for v in np.argwhere(np.abs(x - got[r, q]) <= tol.atol + tol.rtol * np.abs(got[r, q]))[0])
-        raise Wrong(f"cols: your entries are pixels of x, but not all in their place: row {r} (the window at ({i}, "
-                    f"{j})), column {q} (its offset ({a}, {b})) should hold x[{i + a}, {j + b}] = {expected[r, q]:.6g}, "
-                    f"but it holds {got[r, q]:.6g}, which is x[{m}, {n}] ({where}).", IM2COL_HINT)
+        m, n = (int(v) for v in np.unravel_index(np.argmax(is_pixel[:, 0]), x.shape))
+        raise Wrong(f"cols: your entries are pixels of x, but not all in their place: row {r} (the window at "
+                    f"({i}, {j})), column {q} (its offset ({a}, {b})) should hold x[{i + a}, {j + b}] = "
+                    f"{expected[r, q]:.6g}, but it holds {got[r, q]:.6g}, which is x[{m}, {n}] ({where}).",
+                    IM2COL_HINT)
     return diagnose
 
 
 def check_im2col(im2col: Callable) -> bool:
-    """``im2col(x, k) -> cols``: ``x`` ``(h, w)``, ``cols`` ``(oh * ow, k * k)``, ``cols[i * ow + j, a * k + b] = x[i + a, j + b]``."""
+    """``im2col(x, k) -> cols``: ``x`` ``(h, w)``, ``cols`` ``(oh * ow, k * k)``.
+
+    ``cols[i * ow + j, a * k + b] = x[i + a, j + b]``, with ``oh = h - k + 1`` and ``ow = w - k + 1``.
+    """
     def judge(learner, case, where):
         x, k = case["x"], case["k"]
         got = call(learner, where, x, k)
@@ -199,7 +203,7 @@ def adjoint_test(d_cols: np.ndarray, input_shape: tuple, k: int, where: str) -> 
     """A ``diagnose`` for ``compare``: the adjoint identity on a random x, and the first pixel that breaks it."""
     def diagnose(got, tol):
         expected = reference_col2im(d_cols, input_shape, k)
-        if not generic_wrong(got, expected, tol):
+        if not worth_diagnosing(got, expected, tol):
             return
         x = case_rng(7).standard_normal(input_shape)
         left, right = float(np.sum(reference_im2col(x, k) * d_cols)), float(np.sum(x * got))

@@ -141,7 +141,7 @@ def reference_im2col(x, k: int = 3) -> np.ndarray:
 
 
 def reference_col2im(d_cols, input_shape: tuple, k: int = 3) -> np.ndarray:
-    """``input_shape`` ``(h, w)``: each entry of ``d_cols`` ``(oh * ow, k * k)`` added onto the pixel it was copied from.
+    """``input_shape`` ``(h, w)``: each entry of ``d_cols`` ``(oh * ow, k * k)`` added onto the pixel it came from.
 
     ``Conv.backward`` computes ``d_cols = d_out @ W`` and adds it back with col2im. With ``k * k`` filters that
     make ``W`` the identity, ``d_cols`` is ``d_out`` itself, so the layer's ``d_L_d_input`` is col2im of ``d_cols``.
