@@ -120,7 +120,8 @@ def test_student_notebooks_run_to_the_end_with_the_stubs(repo_root):
 
 
 @pytest.mark.parametrize("name", ["01_forward_pass", "02_softmax_backprop", "04_maxpool_backprop",
-                                  "05_conv_backprop", "06_training_the_cnn", "08_full_mnist_and_deeper"])
+                                  "05_conv_backprop", "06_training_the_cnn", "07_making_it_fast",
+                                  "08_full_mnist_and_deeper"])
 def test_student_notebooks_pass_with_the_solutions_put_back(repo_root, name):
     """The round trip: the series' solution cells in the student notebook make every check print ✓."""
     solutions = {c["id"]: source(c) for c in code_cells(repo_root / "notebooks" / f"{name}.ipynb")}

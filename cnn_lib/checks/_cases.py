@@ -199,3 +199,48 @@ def conv_backward_cases() -> list:
         cases.append({"desc": desc, "x": x, "filters": filters, "biases": rng.standard_normal(num_filters),
                       "d_L_d_out": d_L_d_out})
     return cases
+
+
+def im2col_cases() -> list:
+    """Images ``x`` ``(h, w)`` and filter sizes ``k``: square and not, one window, the tutorial's 28x28, k = 2 and 5.
+
+    The first two images count 0, 1, 2, ..., so that every pixel has its own value and a pixel copied to the
+    wrong place shows. The first is large enough and not square, so that every typical mistake gives its own
+    answer there; the second is notebook 07's example.
+    """
+    rng = case_rng(5)
+    cases = [
+        ("image (6, 7) counting 0..41, k = 3", np.arange(42.0).reshape(6, 7), 3),
+        ("image (4, 4) counting 0..15, k = 3 (notebook 07's example)", np.arange(16.0).reshape(4, 4), 3),
+        ("random image (5, 7), k = 3", rng.standard_normal((5, 7)), 3),
+        ("random image (7, 4), k = 3", rng.standard_normal((7, 4)), 3),
+        ("image (3, 3), one window, k = 3", rng.standard_normal((3, 3)), 3),
+        ("image (6, 5) counting 0..29, k = 2", np.arange(30.0).reshape(6, 5), 2),
+        ("random image (8, 9), k = 5", rng.standard_normal((8, 9)), 5),
+        ("random image (28, 28), k = 3 (the tutorial's size)", rng.standard_normal((28, 28)), 3),
+    ]
+    return [{"desc": desc, "x": x, "k": k} for desc, x, k in cases]
+
+
+def col2im_cases() -> list:
+    """Gradients ``d_cols`` ``(oh * ow, k * k)`` of the copies im2col makes of an input ``(h, w)``.
+
+    Random values first, so that every typical mistake gives its own answer (with all ones, assigning
+    with ``=`` and averaging the copies give the same); then all ones (each pixel gets the number of
+    windows that copied it) and one window numbered 1..9 (a flip or transpose shows).
+    """
+    rng = case_rng(6)
+    cases = []
+    for desc, (h, w), k, kind in [
+            ("random d_cols, input (5, 7), k = 3", (5, 7), 3, "random"),
+            ("random d_cols, input (7, 4), k = 3", (7, 4), 3, "random"),
+            ("d_cols all ones, input (4, 4), k = 3: each pixel gets its number of copies", (4, 4), 3, "ones"),
+            ("one window d_cols 1..9, input (3, 3), k = 3", (3, 3), 3, "counting"),
+            ("random d_cols, input (6, 5), k = 2", (6, 5), 2, "random"),
+            ("random d_cols, input (8, 9), k = 5", (8, 9), 5, "random"),
+            ("random d_cols, input (28, 28), k = 3 (the tutorial's size)", (28, 28), 3, "random")]:
+        shape = ((h - k + 1) * (w - k + 1), k * k)
+        d_cols = {"random": lambda: rng.standard_normal(shape), "ones": lambda: np.ones(shape),
+                  "counting": lambda: np.arange(1.0, 1.0 + np.prod(shape)).reshape(shape)}[kind]()
+        cases.append({"desc": desc, "d_cols": d_cols, "input_shape": (h, w), "k": k})
+    return cases

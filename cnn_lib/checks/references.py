@@ -1,10 +1,12 @@
 """The answers the checks compare with, computed by the library's own layers.
 
-Each ``reference_<exercise>`` wraps ``Conv3x3``, ``MaxPool2`` or ``Softmax`` (for notebook 08, the fast
-``ReLU``, ``Flatten`` + ``Dense`` and ``Conv``) in the signature of its exercise; the ``*_numeric``
-functions give central differences (``cnn_lib.gradcheck``), which the feedback quotes next to a wrong
-gradient. ``tests/test_checks.py`` (notebook 08's: ``tests/test_checks_deep.py``) checks the references
-against hand computations and central differences."""
+Each ``reference_<exercise>`` wraps ``Conv3x3``, ``MaxPool2`` or ``Softmax`` in the signature of its
+exercise; notebook 07's ``im2col`` and ``col2im`` come from the fast ``Conv`` layer, notebook 08's from the fast
+``ReLU``, ``Flatten`` + ``Dense`` and ``Conv``. The ``*_numeric`` functions give central differences
+(``cnn_lib.gradcheck``), which the feedback quotes next to a wrong gradient. ``tests/test_checks.py`` (notebook
+07's: ``tests/test_checks_fast.py``, 08's: ``tests/test_checks_deep.py``) checks the references against hand
+computations, central differences and the loop layer ``Conv3x3``.
+"""
 
 from __future__ import annotations
 
@@ -203,3 +205,44 @@ def conv_backward_numeric(x, filters, biases, d_L_d_out):
     params = layer.params()
     return (numerical_gradient(loss, params["filters"]), numerical_gradient(loss, params["biases"]),
             numerical_gradient(loss, x))
+
+
+# ----------------------------------------------------------------------------- notebook 07: im2col and col2im
+# The fast ``Conv`` layer builds the im2col matrix of a batch ``(n, h, w, C)`` in its forward pass (and keeps it
+# as ``last_cols``) and adds the windows' gradients back in its backward pass (col2im). For one image with one
+# channel (n = C = 1) both are exactly notebook 07's: ``cols[i * ow + j, a * k + b] = x[i + a, j + b]``.
+
+
+def reference_im2col(x, k: int = 3) -> np.ndarray:
+    """``(oh * ow, k * k)``: every ``k x k`` window of the image ``x`` ``(h, w)`` as one row, from ``Conv.forward``."""
+    x = np.asarray(x, dtype=np.float64)
+    layer = Conv(1, 1, k, case_rng(0), bias=False)
+    layer.forward(x[np.newaxis, :, :, np.newaxis])
+    return layer.last_cols
+
+
+def reference_col2im(d_cols, input_shape: tuple, k: int = 3) -> np.ndarray:
+    """``input_shape`` ``(h, w)``: each entry of ``d_cols`` ``(oh * ow, k * k)`` added onto the pixel it came from.
+
+    ``Conv.backward`` computes ``d_cols = d_out @ W`` and adds it back with col2im. With ``k * k`` filters that
+    make ``W`` the identity, ``d_cols`` is ``d_out`` itself, so the layer's ``d_L_d_input`` is col2im of ``d_cols``.
+    """
+    h, w = input_shape
+    oh, ow = h - k + 1, w - k + 1
+    layer = Conv(1, k * k, k, case_rng(0), bias=False)
+    layer.filters[...] = np.eye(k * k).reshape(k * k, k, k, 1)
+    layer.forward(np.zeros((1, h, w, 1)))
+    d_out = np.asarray(d_cols, dtype=np.float64).reshape(1, oh, ow, k * k)
+    return layer.backward(d_out)[0, :, :, 0]
+
+
+def copies_per_pixel(input_shape: tuple, k: int = 3) -> np.ndarray:
+    """``(h, w)``: how many windows (rows of the im2col matrix) hold a copy of each pixel."""
+    h, w = input_shape
+    return reference_col2im(np.ones(((h - k + 1) * (w - k + 1), k * k)), input_shape, k)
+
+
+def col2im_numeric(x, d_cols, k: int = 3) -> np.ndarray:
+    """Central-difference gradient of ``L(x) = sum(im2col(x) * d_cols)``, which col2im computes exactly."""
+    x = np.array(x, dtype=np.float64)
+    return numerical_gradient(lambda _: float(np.sum(reference_im2col(x, k) * d_cols)), x)
