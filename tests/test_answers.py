@@ -54,7 +54,7 @@ def exercise_questions(notebook: nbformat.NotebookNode) -> list[str] | None:
 
     The list runs from the heading to the next heading or the end of the cell. A line starting with
     ``k. `` opens item k (numbered 1, 2, 3, ... in order, or ``ValueError``); any other non-blank line
-    continues the current item.
+    continues the current item; lines before item 1 are an introduction, not a question.
     """
     for cell in notebook.cells:
         if cell.cell_type != "markdown":
@@ -72,9 +72,7 @@ def exercise_questions(notebook: nbformat.NotebookNode) -> list[str] | None:
                 if int(opened.group(1)) != len(items) + 1:
                     raise ValueError(f"exercise {opened.group(1)} follows exercise {len(items)}: number them 1, 2, 3, ...")
                 items.append([opened.group(2)])
-            elif line.strip():
-                if not items:
-                    raise ValueError(f"text before exercise 1 under {EXERCISES_HEADING!r}: {line.strip()!r}")
+            elif line.strip() and items:   # text before exercise 1 (the link to the answers) is no question
                 items[-1].append(line.strip())
         return ["\n".join(item) for item in items]
     return None
@@ -162,6 +160,16 @@ def test_every_series_notebook_with_exercises_has_an_answers_notebook(series):
     path = answers_path(series)
     assert path.is_file(), (f"{series.name} has {len(exercise_questions(read(series)))} exercises but no answers "
                             f"notebook: write {path.relative_to(REPO_ROOT)}")
+
+
+@pytest.mark.parametrize("series", SERIES_WITH_EXERCISES, ids=IDS)
+def test_the_series_notebook_links_to_its_answers(series):
+    """A learner finds the answers from the questions: the Exercises section links to them."""
+    link = f"](answers/{answers_path(series).name})"
+    sections = [c.source for c in read(series).cells
+                if c.cell_type == "markdown" and EXERCISES_HEADING in c.source.splitlines()]
+    assert sections and link in sections[0].split(EXERCISES_HEADING, 1)[1], \
+        f"{series.name}: its {EXERCISES_HEADING!r} section does not link to answers/{answers_path(series).name}"
 
 
 @pytest.mark.parametrize("series", SERIES_WITH_EXERCISES, ids=IDS)
