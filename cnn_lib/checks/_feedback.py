@@ -152,6 +152,20 @@ def accept(tol: Tolerance) -> None:
         _lenient.append(tol)
 
 
+def accept_if_valid(got: np.ndarray, expected: np.ndarray, tol: Tolerance,
+                    is_valid: Callable[[np.ndarray, Tolerance], bool]) -> bool:
+    """Accept ``got`` (and return True) when it has ``expected``'s shape, is finite and ``is_valid(got, tol)``.
+
+    For gradients at a kink, where more than one answer is right (any subgradient): ``is_valid`` receives
+    ``got`` in float64. Returns False, accepting nothing, otherwise, so that ``compare`` can say what is wrong.
+    """
+    got_float = np.asarray(got, dtype=np.float64)
+    if got_float.shape == expected.shape and np.all(np.isfinite(got_float)) and is_valid(got_float, tol):
+        accept(tol)
+        return True
+    return False
+
+
 def digits_to_show(a: float, b: float) -> int:
     """Significant digits that show where ``a`` and ``b`` differ (at least 6, at most 17)."""
     difference, size = abs(a - b), max(abs(a), abs(b))
