@@ -20,6 +20,11 @@ import pytest
 from cnn_lib import checks
 from cnn_lib.checks import _cases, _feedback, references
 
+try:
+    from check_harness import ODD_GRADIENTS, assert_feedback, assert_gradient, central_differences, exercise_tests, returning, run_check
+except ImportError:  # tests/ imported as a package
+    from .check_harness import ODD_GRADIENTS, assert_feedback, assert_gradient, central_differences, exercise_tests, returning, run_check
+
 # ----------------------------------------------------------------------------- right answers
 # Written the way a learner would (loops, as in the notebooks), not by calling the library.
 
@@ -379,22 +384,11 @@ SOLUTION_LINES = {line.strip() for function in (softmax_forward, _d_L_d_t, softm
                                                 conv_d_L_d_input, train_step)
                   for line in inspect.getsource(function).splitlines()[1:]
                   if len(line.strip()) > 12 and not line.strip().startswith(("#", '"""'))}
+ARRAY_EXERCISES = ["softmax_forward", "maxpool_forward", "maxpool_backward", "conv_forward",
+                   "conv_d_L_d_filters", "conv_d_L_d_input"]
 
-
-def run_check(exercise, function, capsys):
-    """``(passed, printed)``: the check's verdict as a bool, and what it printed (the verdict's text)."""
-    verdict = getattr(checks, f"check_{exercise}")(function)
-    out = capsys.readouterr().out
-    assert isinstance(verdict, _feedback.Verdict) and out == f"{verdict}\n", (verdict, out)
-    return bool(verdict), out
-
-
-@pytest.mark.parametrize("exercise", EXERCISES)
-def test_right_answers_pass(exercise, capsys):
-    for function in RIGHT[exercise]:
-        passed, out = run_check(exercise, function, capsys)
-        assert passed is True, out
-        assert out.startswith(f"✓ {exercise} passed (") and out.count("\n") == 1, out
+# Right answers pass, mistakes get their feedback, stubs, exceptions, odd arrays: tests/check_harness.py.
+globals().update(exercise_tests(RIGHT, WRONG, SOLUTION_LINES, min_mistakes=5, array_exercises=ARRAY_EXERCISES))
 
 
 # The references are what every answer is compared with, so they are checked against computations that
@@ -449,26 +443,6 @@ def test_references_match_hand_computations(compute, by_hand):
     assert got.shape == np.shape(by_hand) and np.allclose(got, by_hand, rtol=1e-12, atol=1e-12), (got, by_hand)
 
 
-def central_differences(loss, x, indices=None, h=1e-5):
-    """dL/dx by (L(x + h) - L(x - h)) / 2h, one element at a time (x is nudged in place and restored);
-    with ``indices``, only those elements (the others stay 0)."""
-    gradient = np.zeros(x.shape)
-    for index in (np.ndindex(x.shape) if indices is None else indices):
-        kept = x[index]
-        x[index] = kept + h
-        plus = loss()
-        x[index] = kept - h
-        minus = loss()
-        x[index] = kept
-        gradient[index] = (plus - minus) / (2 * h)
-    return gradient
-
-
-def assert_gradient(analytic, numeric):
-    error = np.max(np.abs(analytic - numeric) / np.maximum(1e-8, np.abs(analytic) + np.abs(numeric)))
-    assert analytic.shape == numeric.shape and error < 1e-6, error
-
-
 @pytest.mark.parametrize("seed", [0, 1])
 def test_reference_softmax_backward_matches_central_differences(seed):
     r = np.random.default_rng(seed)
@@ -520,122 +494,9 @@ def test_the_train_step_reference_moves_each_weight_by_minus_lr_times_its_gradie
             assert np.isclose(step, -lr * gradient[index], rtol=1e-5, atol=1e-10), (name, index, step)
 
 
-@pytest.mark.parametrize("exercise, mistake, function, phrase", WRONG, ids=[f"{w[0]}: {w[1]}" for w in WRONG])
-def test_typical_mistakes_are_rejected_with_their_feedback(exercise, mistake, function, phrase, capsys):
-    passed, out = run_check(exercise, function, capsys)
-    assert passed is False, f"{mistake} passed:\n{out}"
-    assert out.startswith(f"✗ {exercise}: ") and "\n  Hint: " in out, out
-    assert phrase in out, f"{mistake}: expected {phrase!r} in:\n{out}"
-    shown = [line for line in SOLUTION_LINES if line in out]
-    assert not shown, f"the feedback shows solution code: {shown}"
-
-
-def test_every_exercise_has_at_least_five_mistakes():
-    counts = {exercise: sum(w[0] == exercise for w in WRONG) for exercise in EXERCISES}
-    assert all(n >= 5 for n in counts.values()), counts
-
-
-@pytest.mark.parametrize("exercise", EXERCISES)
-def test_a_stub_gets_a_friendly_message(exercise, capsys):
-    def stub(*args):
-        raise NotImplementedError()
-    passed, out = run_check(exercise, stub, capsys)
-    assert passed is False
-    assert "not implemented yet" in out and "Traceback" not in out and out.count("\n") == 1, out
-
-
-@pytest.mark.parametrize("exercise", EXERCISES)
-def test_an_error_in_the_learners_code_is_feedback_not_a_traceback(exercise, capsys):
-    def broken(*args):
-        values = [1, 2, 3]
-        return values[7]
-    passed, out = run_check(exercise, broken, capsys)
-    assert passed is False
-    assert "raised IndexError: list index out of range" in out and "Traceback" not in out, out
-    assert "line 3 of your function: `return values[7]`" in out, out
-
-
-def test_passing_the_result_instead_of_the_function_is_explained(capsys):
-    passed, out = run_check("softmax_forward", np.zeros(3), capsys)
-    assert passed is False and "pass the function itself" in out
-
-
 # ----------------------------------------------------------------------------- odd values and exceptions
 # Whatever a learner's function returns or raises, a check prints one ✗ line that says what was expected
 # and what came, with a hint, and returns False: never a traceback, never the safety net's "could not judge".
-
-
-class Opaque:
-    """An object NumPy cannot read: its ``__array__`` raises."""
-
-    def __array__(self, *args, **kwargs):
-        raise RuntimeError("no array here")
-
-
-class UnprintableError(Exception):
-    def __str__(self):
-        raise RuntimeError("cannot print this error")
-
-
-class NotAnException(BaseException):
-    pass
-
-
-ARRAY_EXERCISES = ["softmax_forward", "maxpool_forward", "maxpool_backward", "conv_forward",
-                   "conv_d_L_d_filters", "conv_d_L_d_input"]
-
-# (what the learner returned instead of the right array a, how, a phrase the ✗ line must contain)
-ODD_ARRAYS = [
-    ("None", lambda a: None, "it is None"),
-    ("a generator", lambda a: (v for v in a), "a generator"),
-    ("a list", lambda a: a.tolist(), "a list of"),
-    ("a tuple", lambda a: tuple(a), "a tuple of"),
-    ("a dict", lambda a: {"out": a}, "a dict"),
-    ("a set", lambda a: {1.0, 2.0}, "a set"),
-    ("a string", lambda a: str(a), "a string"),
-    ("the function np.exp", lambda a: np.exp, "a function"),
-    ("an object NumPy cannot read", lambda a: Opaque(), "an object of type Opaque"),
-    ("complex dtype", lambda a: a.astype(complex), "complex numbers"),
-    ("complex values", lambda a: a + 1j, "complex numbers"),
-    ("object dtype", lambda a: a.astype(object), "dtype object"),
-    ("an object array holding None", lambda a: np.array([a, None], dtype=object), "dtype object"),
-    ("bool dtype", lambda a: a > 0, "True/False"),
-    ("text dtype", lambda a: a.astype(str), "text"),
-    ("datetime dtype", lambda a: np.zeros(a.shape, dtype="datetime64[s]"), "datetime64"),
-    ("all nan", lambda a: np.full(a.shape, np.nan), "nan or inf"),
-    ("one inf", lambda a: np.where(np.arange(a.size).reshape(a.shape) == 0, np.inf, a), "nan or inf"),
-    ("a Python float", lambda a: float(np.sum(a)), "a single number"),
-    ("a NumPy scalar", lambda a: np.sum(a), "a single number"),
-    ("a 0-d array", lambda a: np.array(1.5), "a single number"),
-    ("an empty array", lambda a: np.array([]), "shape (0,)"),
-    ("an extra axis", lambda a: a[..., np.newaxis], "shape"),
-]
-
-
-def returning(exercise, transform):
-    """A learner that computes the right answer, then returns ``transform(answer)``."""
-    right = RIGHT[exercise][0]
-
-    def learner(*args):
-        return transform(right(*args))
-    return learner
-
-
-def assert_feedback(exercise, passed, out, *phrases):
-    """One ✗ line naming the problem (with every phrase), one hint line, and nothing else."""
-    assert passed is False, out
-    assert out.startswith(f"✗ {exercise}: ") and "\n  Hint: " in out and out.count("\n") == 2, out
-    assert "Traceback" not in out and "could not judge" not in out, out
-    problem = out.split("\n  Hint: ")[0]
-    for phrase in phrases:
-        assert phrase in problem, f"expected {phrase!r} in the problem line of:\n{out}"
-
-
-@pytest.mark.parametrize("exercise", ARRAY_EXERCISES)
-@pytest.mark.parametrize("odd, transform, phrase", ODD_ARRAYS, ids=[o[0] for o in ODD_ARRAYS])
-def test_odd_arrays_are_feedback(exercise, odd, transform, phrase, capsys):
-    passed, out = run_check(exercise, returning(exercise, transform), capsys)
-    assert_feedback(exercise, passed, out, phrase)
 
 
 def _replace(grads, k, value):
@@ -655,22 +516,16 @@ ODD_GRADIENT_TUPLES = [
 ] + [
     (f"{name} is {odd}", lambda g, k=k, value=value: _replace(g, k, value(g[k])), (f"✗ softmax_backward: {name}", phrase))
     for k, name in enumerate(("d_L_d_w", "d_L_d_b", "d_L_d_input"))
-    for odd, value, phrase in [
-        ("None", lambda x: None, "should be a NumPy array"),
-        ("a list", lambda x: x.tolist(), "a list of"),
-        ("complex", lambda x: x.astype(complex), "complex numbers"),
-        ("nan", lambda x: x * np.nan, "nan or inf"),
-        ("bool", lambda x: x > 0, "True/False"),
+    for odd, value, phrase in ODD_GRADIENTS + [
         ("a string", lambda x: "d", "a string"),
         ("one number", lambda x: 1.5, "a single number"),
-        ("an extra axis", lambda x: x[np.newaxis], "shape"),
     ]
 ]
 
 
 @pytest.mark.parametrize("odd, transform, phrase", ODD_GRADIENT_TUPLES, ids=[o[0] for o in ODD_GRADIENT_TUPLES])
 def test_odd_softmax_backward_returns_are_feedback(odd, transform, phrase, capsys):
-    passed, out = run_check("softmax_backward", returning("softmax_backward", transform), capsys)
+    passed, out = run_check("softmax_backward", returning(RIGHT["softmax_backward"][0], transform), capsys)
     assert_feedback("softmax_backward", passed, out, *([phrase] if isinstance(phrase, str) else phrase))
 
 
@@ -705,7 +560,7 @@ ODD_TRAIN_RETURNS = [
 
 @pytest.mark.parametrize("odd, transform, phrase", ODD_TRAIN_RETURNS, ids=[o[0] for o in ODD_TRAIN_RETURNS])
 def test_odd_train_step_returns_are_feedback(odd, transform, phrase, capsys):
-    passed, out = run_check("train_step", returning("train_step", lambda r: transform(*r)), capsys)
+    passed, out = run_check("train_step", returning(RIGHT["train_step"][0], lambda r: transform(*r)), capsys)
     assert_feedback("train_step", passed, out, phrase)
 
 
@@ -750,7 +605,7 @@ def test_a_train_step_that_breaks_the_network_is_feedback(odd, change, phrase, c
     lambda loss, correct: (loss, float(correct)),
 ], ids=["a list", "NumPy scalars", "float32 and bool", "0-d arrays", "correct as a float"])
 def test_harmless_train_step_returns_pass(harmless, capsys):
-    passed, out = run_check("train_step", returning("train_step", lambda r: harmless(*r)), capsys)
+    passed, out = run_check("train_step", returning(RIGHT["train_step"][0], lambda r: harmless(*r)), capsys)
     assert passed is True, out
 
 
@@ -758,32 +613,11 @@ def test_harmless_train_step_returns_pass(harmless, capsys):
                                       lambda a: np.ma.masked_array(a)],
                          ids=["float32", "longdouble", "masked array"])
 def test_harmless_array_types_pass(harmless, capsys):
-    passed, out = run_check("softmax_forward", returning("softmax_forward", harmless), capsys)
+    passed, out = run_check("softmax_forward", returning(RIGHT["softmax_forward"][0], harmless), capsys)
     assert passed is True, out
 
 
 # (the exception a learner's function raises, a phrase the ✗ line must contain)
-RAISED = [
-    (lambda: ValueError("shapes (3,) and (4,) not aligned"), "raised ValueError: shapes (3,) and (4,) not aligned"),
-    (lambda: ZeroDivisionError("division by zero"), "raised ZeroDivisionError: division by zero"),
-    (lambda: KeyError("weights"), "raised KeyError: 'weights'"),
-    (lambda: TypeError(), "raised TypeError ("),
-    (UnprintableError, "raised UnprintableError"),
-    (NotAnException, "raised NotAnException"),
-    (lambda: SystemExit(1), "raised SystemExit"),
-]
-
-
-@pytest.mark.parametrize("exercise", EXERCISES)
-@pytest.mark.parametrize("error, phrase", RAISED, ids=[p.split()[1].rstrip(":") for _, p in RAISED])
-def test_any_exception_of_the_learner_is_feedback(exercise, error, phrase, capsys):
-    def broken(*args):
-        raise error()
-    passed, out = run_check(exercise, broken, capsys)
-    assert_feedback(exercise, passed, out, phrase)
-    assert "line 2 of your function: `raise error()`" in out, out
-
-
 def test_endless_recursion_is_feedback(capsys):
     def recursive(*args):
         return recursive(*args)
@@ -910,25 +744,6 @@ def test_a_verdict_is_true_or_false_and_reads_as_the_printed_line(capsys):
     assert repr(bad).startswith("<Verdict ✗ softmax_forward: ") and "\n" not in repr(bad)
 
 
-@pytest.mark.parametrize("exercise", EXERCISES)
-def test_the_assert_of_a_check_cell_carries_the_diagnosis(exercise, capsys):
-    """The series notebooks' check cells read ``assert (verdict := check_x(x)), verdict``: the AssertionError
-    that nbgrader shows for a failing cell holds the ✗ line and its hint, not a bare AssertionError."""
-    def stub(*args):
-        raise NotImplementedError()
-
-    def wrong(*args):
-        return None
-    for learner, phrase in ((stub, "not implemented yet"), (wrong, "Hint: ")):
-        namespace = {f"check_{exercise}": getattr(checks, f"check_{exercise}"), exercise: learner}
-        with pytest.raises(AssertionError) as failure:
-            exec(f"assert (verdict := check_{exercise}({exercise})), verdict", namespace)
-        printed = capsys.readouterr().out
-        assert str(failure.value) + "\n" == printed and phrase in str(failure.value), (failure.value, printed)
-    exec(f"assert (verdict := check_{exercise}({exercise})), verdict", {f"check_{exercise}": getattr(
-        checks, f"check_{exercise}"), exercise: RIGHT[exercise][0]})
-
-
 # ----------------------------------------------------------------------------- precision and dtypes
 # An answer is judged at the precision of the dtype it comes in, the same way in every check: float64 to
 # a relative 1e-6, float32 to 1e-5 of its scale (and the ✓ line says so), float16 not at all.
@@ -1021,7 +836,7 @@ def test_a_float32_answer_beyond_float32_precision_is_rejected_naming_float32(ca
 
 @pytest.mark.parametrize("exercise", [e for e in EXERCISES if e not in ("softmax_backward", "train_step")])
 def test_float16_is_rejected_with_a_reason(exercise, capsys):
-    passed, out = run_check(exercise, returning(exercise, lambda a: a.astype(np.float16)), capsys)
+    passed, out = run_check(exercise, returning(RIGHT[exercise][0], lambda a: a.astype(np.float16)), capsys)
     assert_feedback(exercise, passed, out, "is float16, which keeps only about 3 significant digits")
     assert "Compute in float64" in out
 

@@ -18,13 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn_lib import checks
 from cnn_lib.checks import _cases, references
 
 try:
-    from test_checks import ODD_ARRAYS, RAISED, assert_feedback, assert_gradient, central_differences, run_check
+    from check_harness import ODD_GRADIENTS, assert_feedback, assert_gradient, central_differences, exercise_tests, returning, run_check
 except ImportError:  # tests/ imported as a package
-    from .test_checks import ODD_ARRAYS, RAISED, assert_feedback, assert_gradient, central_differences, run_check
+    from .check_harness import ODD_GRADIENTS, assert_feedback, assert_gradient, central_differences, exercise_tests, returning, run_check
 
 # ----------------------------------------------------------------------------- right answers
 
@@ -101,14 +100,6 @@ RIGHT = {
     "conv_backward": [conv_backward, conv_backward_gather],
 }
 EXERCISES = list(RIGHT)
-
-
-@pytest.mark.parametrize("exercise", EXERCISES)
-def test_right_answers_pass(exercise, capsys):
-    for function in RIGHT[exercise]:
-        passed, out = run_check(exercise, function, capsys)
-        assert passed is True, out
-        assert out.startswith(f"✓ {exercise} passed (") and out.count("\n") == 1, out
 
 
 # ----------------------------------------------------------------------------- wrong answers
@@ -307,20 +298,8 @@ def solution_lines() -> set:
 
 SOLUTION_LINES = solution_lines()
 
-
-@pytest.mark.parametrize("exercise, mistake, function, phrase", WRONG, ids=[f"{w[0]}: {w[1]}" for w in WRONG])
-def test_typical_mistakes_are_rejected_with_their_feedback(exercise, mistake, function, phrase, capsys):
-    passed, out = run_check(exercise, function, capsys)
-    assert passed is False, f"{mistake} passed:\n{out}"
-    assert out.startswith(f"✗ {exercise}: ") and "\n  Hint: " in out and out.count("\n") == 2, out
-    assert phrase in out, f"{mistake}: expected {phrase!r} in:\n{out}"
-    shown = [line for line in SOLUTION_LINES if line in out]
-    assert not shown, f"the feedback shows solution code: {shown}"
-
-
-def test_every_exercise_has_at_least_seven_mistakes():
-    counts = {exercise: sum(w[0] == exercise for w in WRONG) for exercise in EXERCISES}
-    assert all(n >= 7 for n in counts.values()), counts
+# Right answers pass, mistakes get their feedback, stubs, exceptions, odd arrays: tests/check_harness.py.
+globals().update(exercise_tests(RIGHT, WRONG, SOLUTION_LINES, min_mistakes=7, array_exercises=["relu_backward"]))
 
 
 @pytest.mark.parametrize("exercise", EXERCISES)
@@ -369,30 +348,6 @@ def test_the_cases_cover_odd_shapes_batches_and_channels():
 # ----------------------------------------------------------------------------- stubs, odd values, exceptions
 
 
-def returning(exercise, transform):
-    """A learner that computes the right answer, then returns ``transform(answer)``."""
-    right = RIGHT[exercise][0]
-
-    def learner(*args):
-        return transform(right(*args))
-    return learner
-
-
-@pytest.mark.parametrize("exercise", EXERCISES)
-def test_a_stub_gets_a_friendly_message(exercise, capsys):
-    def stub(*args):
-        raise NotImplementedError()
-    passed, out = run_check(exercise, stub, capsys)
-    assert passed is False
-    assert "not implemented yet" in out and "Traceback" not in out and out.count("\n") == 1, out
-
-
-@pytest.mark.parametrize("exercise", EXERCISES)
-def test_passing_the_result_instead_of_the_function_is_explained(exercise, capsys):
-    passed, out = run_check(exercise, np.zeros(3), capsys)
-    assert passed is False and "pass the function itself" in out, out
-
-
 @pytest.mark.parametrize("harmless", [lambda a: np.asarray(a, dtype=np.longdouble), lambda a: np.ma.masked_array(a),
                                       lambda a: np.array(list(a))],
                          ids=["longdouble", "masked array", "rebuilt from a list of rows"])
@@ -400,20 +355,14 @@ def test_passing_the_result_instead_of_the_function_is_explained(exercise, capsy
 def test_harmless_array_types_pass(exercise, harmless, capsys):
     def transform(result):
         return tuple(harmless(g) for g in result) if isinstance(result, tuple) else harmless(result)
-    passed, out = run_check(exercise, returning(exercise, transform), capsys)
+    passed, out = run_check(exercise, returning(RIGHT[exercise][0], transform), capsys)
     assert passed is True, out
 
 
 @pytest.mark.parametrize("exercise", ["dense_backward", "conv_backward"])
 def test_the_three_gradients_may_come_in_a_list(exercise, capsys):
-    passed, out = run_check(exercise, returning(exercise, list), capsys)
+    passed, out = run_check(exercise, returning(RIGHT[exercise][0], list), capsys)
     assert passed is True, out
-
-
-@pytest.mark.parametrize("odd, transform, phrase", ODD_ARRAYS, ids=[o[0] for o in ODD_ARRAYS])
-def test_odd_relu_returns_are_feedback(odd, transform, phrase, capsys):
-    passed, out = run_check("relu_backward", returning("relu_backward", transform), capsys)
-    assert_feedback("relu_backward", passed, out, phrase)
 
 
 def _replace(grads, k, value):
@@ -434,37 +383,19 @@ ODD_TUPLES = [
 ] + [
     (f"gradient {k} is {odd}", lambda g, k=k, value=value: _replace(g, k, value(g[k])), (k, phrase))
     for k in range(3)
-    for odd, value, phrase in [
-        ("None", lambda x: None, "should be a NumPy array"),
-        ("a list", lambda x: x.tolist(), "a list of"),
-        ("complex", lambda x: x.astype(complex), "complex numbers"),
-        ("nan", lambda x: x * np.nan, "nan or inf"),
-        ("bool", lambda x: x > 0, "True/False"),
-        ("float16", lambda x: x.astype(np.float16), "float16"),
-        ("an extra axis", lambda x: x[np.newaxis], "shape"),
-    ]
+    for odd, value, phrase in ODD_GRADIENTS + [("float16", lambda x: x.astype(np.float16), "float16")]
 ]
 
 
 @pytest.mark.parametrize("exercise", ["dense_backward", "conv_backward"])
 @pytest.mark.parametrize("odd, transform, phrase", ODD_TUPLES, ids=[o[0] for o in ODD_TUPLES])
 def test_odd_gradient_tuples_are_feedback(exercise, odd, transform, phrase, capsys):
-    passed, out = run_check(exercise, returning(exercise, transform), capsys)
+    passed, out = run_check(exercise, returning(RIGHT[exercise][0], transform), capsys)
     if isinstance(phrase, tuple):  # the gradient that is odd is named
         k, phrase = phrase
         assert_feedback(exercise, passed, out, f"✗ {exercise}: {NAMES[exercise][k]}", phrase)
     else:
         assert_feedback(exercise, passed, out, phrase)
-
-
-@pytest.mark.parametrize("exercise", EXERCISES)
-@pytest.mark.parametrize("error, phrase", RAISED, ids=[p.split()[1].rstrip(":") for _, p in RAISED])
-def test_any_exception_of_the_learner_is_feedback(exercise, error, phrase, capsys):
-    def broken(*args):
-        raise error()
-    passed, out = run_check(exercise, broken, capsys)
-    assert_feedback(exercise, passed, out, phrase)
-    assert "line 2 of your function: `raise error()`" in out, out
 
 
 def _dense_for_flat_x_only(x, weights, d_L_d_out):
@@ -491,20 +422,6 @@ def test_an_error_names_the_learners_line(exercise, function, phrase, capsys):
     passed, out = run_check(exercise, function, capsys)
     assert_feedback(exercise, passed, out, "your function raised")
     assert phrase in out, out
-
-
-@pytest.mark.parametrize("exercise", EXERCISES)
-def test_the_assert_of_a_check_cell_carries_the_diagnosis(exercise, capsys):
-    """Notebook 08's check cells read ``assert (verdict := check_x(x)), verdict``: the right answer passes the
-    assert, and a failing check fails it with its ✗ line and hint as the message, which is what nbgrader shows."""
-    check = getattr(checks, f"check_{exercise}")
-    cell = f"assert (verdict := check_{exercise}({exercise})), verdict"
-    exec(cell, {f"check_{exercise}": check, exercise: RIGHT[exercise][0]})
-    capsys.readouterr()
-    with pytest.raises(AssertionError) as failure:
-        exec(cell, {f"check_{exercise}": check, exercise: lambda *args: None})
-    printed = capsys.readouterr().out
-    assert str(failure.value) + "\n" == printed and "Hint: " in printed, (failure.value, printed)
 
 
 # ----------------------------------------------------------------------------- precision and dtypes
@@ -538,7 +455,7 @@ def test_float32_rounding_returned_as_float64_is_named_as_rounding(capsys):
 
 
 def test_float16_relu_is_rejected_with_a_reason(capsys):
-    passed, out = run_check("relu_backward", returning("relu_backward", lambda a: a.astype(np.float16)), capsys)
+    passed, out = run_check("relu_backward", returning(RIGHT["relu_backward"][0], lambda a: a.astype(np.float16)), capsys)
     assert_feedback("relu_backward", passed, out, "is float16, which keeps only about 3 significant digits")
 
 

@@ -15,13 +15,12 @@ import inspect
 import numpy as np
 import pytest
 
-from cnn_lib import checks
 from cnn_lib.checks import _cases, references
 
 try:
-    from test_checks import ODD_ARRAYS, RAISED, assert_feedback, assert_gradient, central_differences, run_check
+    from check_harness import assert_feedback, assert_gradient, central_differences, exercise_tests, returning, run_check
 except ImportError:  # tests/ imported as a package
-    from .test_checks import ODD_ARRAYS, RAISED, assert_feedback, assert_gradient, central_differences, run_check
+    from .check_harness import assert_feedback, assert_gradient, central_differences, exercise_tests, returning, run_check
 
 # ----------------------------------------------------------------------------- right answers
 
@@ -92,14 +91,6 @@ RIGHT = {
     "col2im": [col2im, col2im_by_windows, col2im_by_pixels],
 }
 EXERCISES = list(RIGHT)
-
-
-@pytest.mark.parametrize("exercise", EXERCISES)
-def test_right_answers_pass(exercise, capsys):
-    for function in RIGHT[exercise]:
-        passed, out = run_check(exercise, function, capsys)
-        assert passed is True, out
-        assert out.startswith(f"✓ {exercise} passed (") and out.count("\n") == 1, out
 
 
 # ----------------------------------------------------------------------------- wrong answers
@@ -218,20 +209,8 @@ SOLUTION_LINES = {line.strip() for function in (im2col, col2im)
                   for line in inspect.getsource(function).splitlines()[2:]
                   if len(line.strip()) > 12 and not line.strip().startswith(("#", '"""'))}
 
-
-@pytest.mark.parametrize("exercise, mistake, function, phrase", WRONG, ids=[f"{w[0]}: {w[1]}" for w in WRONG])
-def test_typical_mistakes_are_rejected_with_their_feedback(exercise, mistake, function, phrase, capsys):
-    passed, out = run_check(exercise, function, capsys)
-    assert passed is False, f"{mistake} passed:\n{out}"
-    assert out.startswith(f"✗ {exercise}: ") and "\n  Hint: " in out and out.count("\n") == 2, out
-    assert phrase in out, f"{mistake}: expected {phrase!r} in:\n{out}"
-    shown = [line for line in SOLUTION_LINES if line in out]
-    assert not shown, f"the feedback shows solution code: {shown}"
-
-
-def test_every_exercise_has_at_least_seven_mistakes():
-    counts = {exercise: sum(w[0] == exercise for w in WRONG) for exercise in EXERCISES}
-    assert all(n >= 7 for n in counts.values()), counts
+# Right answers pass, mistakes get their feedback, stubs, exceptions, odd arrays: tests/check_harness.py.
+globals().update(exercise_tests(RIGHT, WRONG, SOLUTION_LINES, min_mistakes=7, array_exercises=EXERCISES))
 
 
 @pytest.mark.parametrize("exercise", EXERCISES)
@@ -252,41 +231,6 @@ def test_the_first_case_tells_the_mistakes_apart(exercise):
 
 
 # ----------------------------------------------------------------------------- stubs, odd values, exceptions
-
-
-def returning(exercise, transform):
-    """A learner that computes the right answer, then returns ``transform(answer)``."""
-    right = RIGHT[exercise][0]
-
-    def learner(*args):
-        return transform(right(*args))
-    return learner
-
-
-@pytest.mark.parametrize("exercise", EXERCISES)
-def test_a_stub_gets_a_friendly_message(exercise, capsys):
-    def stub(*args):
-        raise NotImplementedError()
-    passed, out = run_check(exercise, stub, capsys)
-    assert passed is False
-    assert "not implemented yet" in out and "Traceback" not in out and out.count("\n") == 1, out
-
-
-@pytest.mark.parametrize("exercise", EXERCISES)
-@pytest.mark.parametrize("odd, transform, phrase", ODD_ARRAYS, ids=[o[0] for o in ODD_ARRAYS])
-def test_odd_arrays_are_feedback(exercise, odd, transform, phrase, capsys):
-    passed, out = run_check(exercise, returning(exercise, transform), capsys)
-    assert_feedback(exercise, passed, out, phrase)
-
-
-@pytest.mark.parametrize("exercise", EXERCISES)
-@pytest.mark.parametrize("error, phrase", RAISED, ids=[p.split()[1].rstrip(":") for _, p in RAISED])
-def test_any_exception_of_the_learner_is_feedback(exercise, error, phrase, capsys):
-    def broken(*args):
-        raise error()
-    passed, out = run_check(exercise, broken, capsys)
-    assert_feedback(exercise, passed, out, phrase)
-    assert "line 2 of your function: `raise error()`" in out, out
 
 
 def _im2col_one_row_too_many(x, k=3):
@@ -323,20 +267,6 @@ def test_changing_the_argument_in_place_is_named(capsys):
     assert_feedback("col2im", passed, out, "changed its argument number 1 in place")
 
 
-@pytest.mark.parametrize("exercise", EXERCISES)
-def test_the_assert_of_a_check_cell_carries_the_diagnosis(exercise, capsys):
-    """Notebook 07's check cells read ``assert (verdict := check_x(x)), verdict``: the right answer passes the
-    assert, and a failing check fails it with its ✗ line and hint as the message, which is what nbgrader shows."""
-    check = getattr(checks, f"check_{exercise}")
-    cell = f"assert (verdict := check_{exercise}({exercise})), verdict"
-    exec(cell, {f"check_{exercise}": check, exercise: RIGHT[exercise][0]})
-    capsys.readouterr()
-    with pytest.raises(AssertionError) as failure:
-        exec(cell, {f"check_{exercise}": check, exercise: lambda *args: None})
-    printed = capsys.readouterr().out
-    assert str(failure.value) + "\n" == printed and "Hint: " in printed, (failure.value, printed)
-
-
 # ----------------------------------------------------------------------------- precision and dtypes
 
 
@@ -371,7 +301,7 @@ def test_float32_answers_pass_at_float32_precision_and_say_so(learner, exercise,
 
 @pytest.mark.parametrize("exercise", EXERCISES)
 def test_float16_is_rejected_with_a_reason(exercise, capsys):
-    passed, out = run_check(exercise, returning(exercise, lambda a: a.astype(np.float16)), capsys)
+    passed, out = run_check(exercise, returning(RIGHT[exercise][0], lambda a: a.astype(np.float16)), capsys)
     assert_feedback(exercise, passed, out, "is float16, which keeps only about 3 significant digits")
 
 
