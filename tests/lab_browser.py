@@ -394,6 +394,24 @@ def check_math(page, notebook: dict, report: NotebookReport) -> None:
             problems.append(f"cell {i + 1}: TeX left as text: {leftover.group(0)[:80]!r}")
 
 
+def goto_notebook(page, lab: JupyterLab, path: str, cell_count: int, report: NotebookReport,
+                  load_timeout: float) -> bool:
+    """Open ``path`` in ``page`` and wait until its ``cell_count`` cells are shown and its kernel is idle;
+    record the time in ``report.seconds["open"]``. False (with the problem in the report) if the kernel
+    did not come up in time."""
+    started = time.monotonic()
+    page.goto(lab.page_url(path), timeout=load_timeout * 1000)
+    page.wait_for_function(
+        "n => document.querySelectorAll('.jp-Notebook .jp-Notebook-cell').length === n",
+        arg=cell_count, timeout=load_timeout * 1000)
+    problem = wait_for_kernel_idle(page, lab, path, started + load_timeout)
+    report.seconds["open"] = time.monotonic() - started
+    if problem:
+        report.problems.append(problem)
+        return False
+    return True
+
+
 def run_notebook(browser, lab: JupyterLab, path: str, artifacts: Path | None = None,
                  run_timeout: float = 180.0, load_timeout: float = 90.0) -> NotebookReport:
     """Open ``path`` (relative to the server's root), Run All, and check the page; see module doc."""
@@ -405,15 +423,7 @@ def run_notebook(browser, lab: JupyterLab, path: str, artifacts: Path | None = N
     page.on("pageerror", lambda error: report.page_errors.append(str(error)))
     try:
         # Open it, as a reader would, and wait for its kernel.
-        started = time.monotonic()
-        page.goto(lab.page_url(path), timeout=load_timeout * 1000)
-        page.wait_for_function(
-            "n => document.querySelectorAll('.jp-Notebook .jp-Notebook-cell').length === n",
-            arg=len(notebook["cells"]), timeout=load_timeout * 1000)
-        problem = wait_for_kernel_idle(page, lab, path, started + load_timeout)
-        report.seconds["open"] = time.monotonic() - started
-        if problem:
-            problems.append(problem)
+        if not goto_notebook(page, lab, path, len(notebook["cells"]), report, load_timeout):
             return report
 
         # Clear the saved outputs, so every count and plot seen afterwards comes from this run.
@@ -631,15 +641,7 @@ def open_notebook(browser, lab: JupyterLab, path: str, chinese_families: set[str
     page = browser.new_page()
     page.on("pageerror", lambda error: report.page_errors.append(str(error)))
     try:
-        started = time.monotonic()
-        page.goto(lab.page_url(path), timeout=load_timeout * 1000)
-        page.wait_for_function(
-            "n => document.querySelectorAll('.jp-Notebook .jp-Notebook-cell').length === n",
-            arg=len(notebook["cells"]), timeout=load_timeout * 1000)
-        problem = wait_for_kernel_idle(page, lab, path, started + load_timeout)
-        report.seconds["open"] = time.monotonic() - started
-        if problem:
-            report.problems.append(problem)
+        if not goto_notebook(page, lab, path, len(notebook["cells"]), report, load_timeout):
             return report
         check_math(page, notebook, report)
         check_chinese_text(page, report, chinese_families, sample)
