@@ -46,11 +46,12 @@ REGENERATE = "run `python3 tasks.py zh` and commit notebooks/zh/"
 # Remove a name when its catalogue i18n/zh/NAME.md is started; a new English notebook must be added here
 # or translated.
 NOT_YET_TRANSLATED = {
-    "00_why_convolutions", "02_softmax_backprop", "04_maxpool_backprop",
-    "05_conv_backprop", "07_making_it_fast", "08_full_mnist_and_deeper",
+    "02_softmax_backprop", "04_maxpool_backprop", "05_conv_backprop", "07_making_it_fast",
+    "08_full_mnist_and_deeper",
 } | {f"answers/{stem}_answers" for stem in (
-    "00_why_convolutions", "01_forward_pass", "02_softmax_backprop", "03_training_the_softmax_layer",
-    "04_maxpool_backprop", "05_conv_backprop", "07_making_it_fast", "08_full_mnist_and_deeper")}
+    "02_softmax_backprop", "04_maxpool_backprop", "05_conv_backprop", "07_making_it_fast",
+    "08_full_mnist_and_deeper",
+)}
 
 
 def chinese_notebooks(root: Path = REPO_ROOT) -> list[Path]:
