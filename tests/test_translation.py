@@ -46,9 +46,9 @@ REGENERATE = "run `python3 tasks.py zh` and commit notebooks/zh/"
 # Remove a name when its catalogue i18n/zh/NAME.md is started; a new English notebook must be added here
 # or translated.
 NOT_YET_TRANSLATED = {
-    "02_softmax_backprop", "05_conv_backprop",
+    "02_softmax_backprop",
 } | {f"answers/{stem}_answers" for stem in (
-    "02_softmax_backprop", "05_conv_backprop",
+    "02_softmax_backprop",
 )}
 
 
