@@ -22,7 +22,7 @@ from ..require import require_dtype, require_positive_int, values_already_checke
 from .layers import LAYER_TYPES, ConvPool, Dense, Flatten, ReLU
 from .loss import softmax_cross_entropy
 from .optim import SGD
-from .threads import batch_parts, limited_blas_threads, run_parts
+from .threads import batch_parts, limited_blas_threads, run_parts, workers
 
 
 class Sequential(Model):
@@ -57,28 +57,30 @@ class Sequential(Model):
         """For images ``(n, 28, 28)`` (pixels 0..255) and labels ``(n,)``: the mean loss and the
         probabilities ``(n, 10)``; every layer's gradients are left ready in ``grads()``.
 
-        A batch of 32 images or more is computed in two halves at once (``.threads``): each
-        half's mean loss and gradients, by a copy of the network that shares its weights,
-        then weighted by the halves' sizes, which gives the mean over the whole batch."""
+        A batch of 32 images or more is computed in two halves (``.threads``): each half's mean
+        loss and gradients, weighted by the half's share of the batch and added up, which gives
+        the mean over the whole batch."""
         images, labels = require_dataset(images, labels, "batch")
 
         def work(network: "Sequential", rows: slice):
             scores = network.forward(preprocess_batch(images[rows], self.dtype))
             loss, d_L_d_scores, probabilities = softmax_cross_entropy(scores, labels[rows])
             network.backward(d_L_d_scores)
-            return loss, probabilities
+            if rows.stop - rows.start == len(images):
+                return loss, probabilities, None            # the whole batch: the gradients stay where they are
+            share = (rows.stop - rows.start) / len(images)
+            # New arrays, so the network may go on to the next part (and overwrite its gradients).
+            return share * loss, probabilities, {name: share * g for name, g in network.grads().items()}
 
-        parts, networks, results = self.in_halves(len(images), work)
-        if len(parts) == 1:
-            return results[0]
-        weights = [(rows.stop - rows.start) / len(images) for rows in parts]
-        for name, layer in self.named_layers().items():
-            copies = [network.layers[int(name)] for network in networks]
-            for param in layer.param_names:
-                setattr(layer, "d_L_d_" + param,
-                        sum(weight * getattr(c, "d_L_d_" + param) for weight, c in zip(weights, copies)))
-        loss = float(sum(weight * part_loss for weight, (part_loss, _) in zip(weights, results)))
-        return loss, np.concatenate([probabilities for _, probabilities in results])
+        results = self.in_halves(len(images), work)
+        if len(results) == 1:
+            return results[0][0], results[0][1]
+        layers = self.named_layers()
+        for name in results[0][2]:
+            layer_name, param = name.split(".")
+            setattr(layers[layer_name], "d_L_d_" + param, sum(part_grads[name] for _, _, part_grads in results))
+        loss = float(sum(part_loss for part_loss, _, _ in results))
+        return loss, np.concatenate([probabilities for _, probabilities, _ in results])
 
     def train(self, image: np.ndarray, label: int, lr: float = 0.005) -> tuple[float, int]:
         """One SGD step on one image ``(28, 28)``, as ``TutorialCNN.train``: returns ``(loss, correct)``."""
@@ -86,22 +88,24 @@ class Sequential(Model):
         SGD(lr).step(self.params(), self.grads())
         return loss, int(np.argmax(probabilities[0]) == label)
 
-    def in_halves(self, n: int, work) -> tuple[list[slice], list["Sequential"], list]:
-        """Run ``work(network, rows)`` on the parts of a batch of ``n`` images (``batch_parts``: two
-        halves from 32 images on), at once (``.threads``), part 0 on this network and the others on
-        replicas. Returns ``(parts, networks, results)``, one of each per part.
+    def in_halves(self, n: int, work) -> list:
+        """``[work(network, rows) for each part of a batch of n images]`` (``batch_parts``: two halves
+        from 32 images on). With two workers (``.threads``) the parts run at once, part 0 on this
+        network and part 1 on a replica; with one worker, one after the other on this network
+        (measured ~15% faster than on two networks: one set of arrays stays in the cache).
 
         The layers run with one BLAS thread per worker, and inside ``values_already_checked``: the
         caller has checked the images; the layers check shapes only."""
         parts = batch_parts(n)
-        networks = [self] + [self.replica(part) for part in range(1, len(parts))]
+        together = workers() > 1
+        networks = [self] + [self.replica(part) if together else self for part in range(1, len(parts))]
 
         def run(part: int):
             with values_already_checked():
                 return work(networks[part], parts[part])
 
         with limited_blas_threads():
-            return parts, networks, run_parts(run, len(parts))
+            return run_parts(run, len(parts))
 
     def replica(self, part: int = 1) -> "Sequential":
         """A copy that shares this network's weight arrays but remembers its own inputs and gradients.
@@ -126,7 +130,7 @@ class Sequential(Model):
         probabilities = np.zeros((len(images), NUM_CLASSES), dtype=self.dtype)
         for begin in range(0, len(images), batch_size):
             batch = images[begin:begin + batch_size]
-            _, _, results = self.in_halves(len(batch), lambda network, rows: network.forward(
+            results = self.in_halves(len(batch), lambda network, rows: network.forward(
                 preprocess_batch(batch[rows], self.dtype)))
             scores = np.concatenate(results)
             exp = np.exp(scores - scores.max(axis=1, keepdims=True))
