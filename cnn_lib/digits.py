@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .require import require_dtype, require_finite
+from .require import require_dtype, require_finite, shapes_already_checked
 
 IMAGE_SHAPE = (28, 28)
 NUM_CLASSES = 10
@@ -48,6 +48,8 @@ def preprocess_batch(images: np.ndarray, dtype=np.float64) -> np.ndarray:
 
 def require_images(images, what: str = "images") -> np.ndarray:
     """``images`` of shape ``(n, 28, 28)`` (``n >= 1``) with finite pixels in 0..255, unchanged (no copy)."""
+    if shapes_already_checked():                 # a model that checked these images already
+        return images
     images = np.asarray(images)
     if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
         shape = "(28, 28)" if what == "image" else "(n, 28, 28)"

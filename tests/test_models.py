@@ -333,3 +333,28 @@ def test_a_recipe_holds_out_its_last_images_for_validation(subset):
         run_recipe(Recipe(validation=300), images, labels)
     with pytest.raises(ValueError, match="validation must be a whole number"):
         Recipe(validation=-1)
+
+
+def test_the_layers_check_shapes_on_a_new_batch_size_or_new_layers_and_skip_them_when_repeated(monkeypatch):
+    """Sequential runs the layers' shape and dtype checks the first time its layers train (or predict) on a
+    batch of a given size, and skips them when the same run repeats (``values_already_checked(shapes=True)``):
+    a changed layer or a new batch size still gets the layers' own clear error."""
+    from cnn_lib.fast import Dense
+    from cnn_lib.require import shapes_already_checked, values_already_checked
+
+    images, labels = load_subset()[0][:40], load_subset()[1][:40].astype(np.int64)
+    model = tutorial_model(np.random.default_rng(0), np.float32)
+    seen = []
+    forward = Dense.forward
+    monkeypatch.setattr(Dense, "forward", lambda layer, X: (seen.append(shapes_already_checked()), forward(layer, X))[1])
+    for _ in range(2):
+        model.loss_and_grads(images, labels)
+    model.predict_proba(images)
+    assert seen == [False, False, True, True, False, False]   # two halves a run: train, train again, predict
+    assert not shapes_already_checked()                       # only inside the run
+    with values_already_checked(shapes=True):
+        assert shapes_already_checked()
+    assert not shapes_already_checked()
+    model.layers[2] = Dense(13 * 13 * 4, 10, np.random.default_rng(1), np.float32)   # sized for 4 filters, not 8
+    with pytest.raises(ValueError, match="Dense expects input_len = 676"):
+        model.loss_and_grads(images, labels)

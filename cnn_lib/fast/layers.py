@@ -28,7 +28,7 @@ import numpy as np
 from ..layer import Layer
 from ..maxpool import TIE_RULES
 from ..require import (require_batch, require_choice, require_dtype, require_forward, require_gradient,
-                       require_positive_int)
+                       require_positive_int, shapes_already_checked)
 
 INITS = ("tutorial", "he")
 
@@ -166,6 +166,8 @@ class Conv(Layer):
 
     def require_input(self, X: np.ndarray) -> np.ndarray:
         """``forward``'s checks: a finite batch ``(n, h, w, C)`` with ``h, w >= k``, in ``dtype``."""
+        if shapes_already_checked():   # the same layers ran this batch size with every check (Sequential)
+            return X if X.dtype == self.dtype else X.astype(self.dtype)
         X = require_batch(X, self.dtype, 4, "Conv", "(n, h, w, channels)")
         k = self.kernel_size
         if X.shape[3] != self.in_channels:
@@ -177,6 +179,8 @@ class Conv(Layer):
 
     def require_backward(self, d_L_d_out: np.ndarray) -> np.ndarray:
         """``backward``'s checks: a forward came first and ``d_L_d_out`` fits its output."""
+        if shapes_already_checked():
+            return d_L_d_out.astype(self.dtype, copy=False)
         require_forward(self)
         n, h, w, _ = self.last_input.shape
         k = self.kernel_size
@@ -267,6 +271,8 @@ class MaxPool2x2(Layer):
 
     def require_input(self, X: np.ndarray) -> np.ndarray:
         """``forward``'s checks: a finite batch ``(n, h, w, c)`` with an even ``h`` and ``w``."""
+        if shapes_already_checked():   # the same layers ran this batch size with every check (Sequential)
+            return X if X.dtype == self.dtype else X.astype(self.dtype)
         X = require_batch(X, self.dtype, 4, "MaxPool2x2", "(n, h, w, channels)")
         if X.shape[1] % 2 or X.shape[2] % 2:
             raise ValueError(
@@ -276,6 +282,8 @@ class MaxPool2x2(Layer):
         return X
 
     def require_backward(self, d_L_d_out: np.ndarray) -> np.ndarray:
+        if shapes_already_checked():
+            return d_L_d_out.astype(self.dtype, copy=False)
         require_forward(self)
         n, h, w, c = self.last_input.shape
         return require_gradient(d_L_d_out, (n, h // 2, w // 2, c), self)
@@ -531,6 +539,8 @@ class ConvPool(Conv):
 
     def require_input(self, X: np.ndarray) -> np.ndarray:
         """``forward``'s checks: ``Conv``'s, and a conv output with an even height and width."""
+        if shapes_already_checked():   # the same layers ran this batch size with every check (Sequential)
+            return X if X.dtype == self.dtype else X.astype(self.dtype)
         X = super().require_input(X)
         k = self.kernel_size
         if (X.shape[1] - k + 1) % 2 or (X.shape[2] - k + 1) % 2:
@@ -542,6 +552,8 @@ class ConvPool(Conv):
         return X
 
     def require_backward(self, d_L_d_out: np.ndarray) -> np.ndarray:
+        if shapes_already_checked():
+            return d_L_d_out.astype(self.dtype, copy=False)
         require_forward(self)
         n, h, w, _ = self.last_input.shape
         k = self.kernel_size
@@ -645,6 +657,8 @@ class Dense(Layer):
 
     def require_input(self, X: np.ndarray) -> np.ndarray:
         """``forward``'s checks: a finite batch ``(n, input_len)`` in ``dtype``."""
+        if shapes_already_checked():   # the same layers ran this batch size with every check (Sequential)
+            return X if X.dtype == self.dtype else X.astype(self.dtype)
         X = require_batch(X, self.dtype, 2, "Dense", f"(n, {self.input_len})")
         if X.shape[1] != self.input_len:
             raise ValueError(

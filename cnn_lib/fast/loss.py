@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..require import require_batch
+from ..require import require_batch, shapes_already_checked
 
 
 def softmax_cross_entropy(scores: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -38,6 +38,8 @@ def softmax_cross_entropy(scores: np.ndarray, labels: np.ndarray) -> tuple[float
 
 def require_scores_and_labels(scores, labels) -> tuple[np.ndarray, np.ndarray]:
     """Finite float scores ``(n, K)`` and ``n`` integer labels 0..K-1."""
+    if shapes_already_checked():
+        return scores, labels
     scores = np.asarray(scores)
     scores = require_batch(scores, scores.dtype if scores.dtype.kind == "f" else np.float64, 2,
                            "softmax_cross_entropy scores", "(n, classes)")
