@@ -334,34 +334,30 @@ def pool_window_col2im(d_conv: np.ndarray, filters: np.ndarray, input_shape: tup
     - ``filters``: shape ``(F, k, k, C)``; ``input_shape``: ``(n, h, w, C)``, the shape of ``X``.
     - Returns ``d_L_d_input`` of shape ``input_shape``.
 
-    At filter offset ``(a, b)``, row ``(p, q, m, i, j)`` read ``X[m, y, x, :]``
-    with ``y = 2i + p + a``, ``x = 2j + q + b``, and sends back
-    ``d_conv[row] @ filters[:, a, b, :]``. So for each offset one product
-    gives what every row sends back, in four blocks (one per ``(p, q)``), and
-    each block is added onto every second row and column of the input,
-    starting at ``(p + a, q + b)`` ("col2im"). We add into ``D[y % 2, x % 2, m,
-    y // 2, x // 2, :]`` (the same numbers split by row and column parity),
-    where those slices have unit stride (no gaps along a row), and rearrange ``D`` once at the end:
-    measured faster than adding into strided slices of ``X``, and than one big
-    product for all offsets at once.
+    At filter offset ``(a, b)``, row ``(p, q, m, i, j)`` read ``X[m, 2i + u, 2j + v, :]`` with
+    ``u = p + a``, ``v = q + b``, and sends back ``d_conv[row] @ filters[:, a, b, :]``. Grouped by
+    where they land, ``(u, v)`` in ``0..k``, the four window positions of pool window ``(m, i, j)``
+    send to the ``(k + 1) x (k + 1)`` patch at ``(2i, 2j)``: one product of the four blocks side by
+    side, ``(M, 4F)``, with the filters placed at the four offsets ``(p, q)`` of that patch (as
+    ``patch_filters`` places them), ``(4F, (k + 1)^2 C)``, gives what every pool window sends to each
+    place of its patch. Then ``(k + 1)^2`` additions, each onto every second row and column of the
+    input, starting at ``(u, v)`` ("col2im"): measured ~20% faster than one product per offset
+    ``(a, b)`` with four additions each.
     """
     n, h, w, c = input_shape
     F, k = filters.shape[:2]
     ph, pw = (h - k + 1) // 2, (w - k + 1) // 2
-    D = np.zeros((2, 2, n, (h + 1) // 2, (w + 1) // 2, c), dtype=d_conv.dtype)
-    sent_back = np.empty((d_conv.shape[0], c), dtype=d_conv.dtype)
-    for a in range(k):
-        for b in range(k):
-            np.matmul(d_conv, filters[:, a, b, :], out=sent_back)        # (rows, C)
-            blocks = sent_back.reshape(2, 2, n, ph, pw, c)
-            for p in range(2):
-                for q in range(2):
-                    y, x = p + a, q + b         # where block (p, q) starts in X
-                    D[y % 2, x % 2, :, y // 2:y // 2 + ph, x // 2:x // 2 + pw, :] += blocks[p, q]
-    d_L_d_input = np.empty(input_shape, dtype=d_conv.dtype)
-    for y0 in range(2):
-        for x0 in range(2):
-            d_L_d_input[:, y0::2, x0::2, :] = D[y0, x0, :, :(h - y0 + 1) // 2, :(w - x0 + 1) // 2]
+    M = n * ph * pw
+    blocks_side_by_side = np.ascontiguousarray(d_conv.reshape(4, M, F).transpose(1, 0, 2)).reshape(M, 4 * F)
+    placed = np.zeros((2, 2, F, k + 1, k + 1, c), dtype=filters.dtype)    # row (p, q, f), column (u, v, c)
+    for p in range(2):
+        for q in range(2):
+            placed[p, q, :, p:p + k, q:q + k, :] = filters
+    sent = (blocks_side_by_side @ placed.reshape(4 * F, -1)).reshape(n, ph, pw, k + 1, k + 1, c)
+    d_L_d_input = np.zeros(input_shape, dtype=d_conv.dtype)
+    for u in range(k + 1):
+        for v in range(k + 1):
+            d_L_d_input[:, u:u + 2 * ph:2, v:v + 2 * pw:2, :] += sent[:, :, :, u, v, :]
     return d_L_d_input
 
 
