@@ -78,8 +78,9 @@ def test_retraining_the_recipe_reproduces_the_shipped_network(name, full_mnist):
     the seed included) really made it: by default its first epoch, all of it with CNN_RETRAIN_FULL=1
     (about 1 minute for the tutorial's recipe and 2.5 minutes for the deep one, on two cores).
 
-    On the machine type that trained them the numbers come out bit for bit. Another CPU's BLAS (or
-    a faster layer) rounds float32 products differently, and SGD amplifies the difference: measured
+    On the machine type that trained them the numbers come out bit for bit (the deep network's to 2e-6
+    since its second convolution's input gradient was reordered). Another CPU's BLAS (or a faster
+    layer) rounds float32 products differently, and SGD amplifies the difference: measured
     when ConvPool's arithmetic was reordered, the batch losses agreed to 3e-6 over the first 50
     batches, then drifted apart (1e-3 after ~200 batches for the tutorial network, ~400 for the deep
     one), ending with epoch losses 0.04% (tutorial) and 3.4% (deep) apart and test accuracies 0.0001
