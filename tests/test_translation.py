@@ -301,9 +301,15 @@ def test_the_emphasis_check_knows_commonmark_flanking(text, unpaired):
     assert bool(markdown.unpaired_emphasis(text)) == unpaired
 
 
-def test_lines_are_joined_only_between_chinese_characters():
+def test_lines_are_joined_between_chinese_characters_and_at_full_width_punctuation():
+    """A line break inside a paragraph is drawn as a space: between Chinese characters, or next to a Chinese
+    comma or bracket, that is a gap in the sentence, so the generator drops it (the reader of 00-03 found them
+    after full-width punctuation). A break before a new block, and the text of code, stay."""
     text = "第一行，\n第二行\n- 列表\n  续行。\n\n新段落\n`代码\n代码`，\nEnglish\n中文"
-    assert markdown.join_cjk_lines(text) == "第一行，第二行\n- 列表续行。\n\n新段落\n`代码\n代码`，\nEnglish\n中文"
+    assert markdown.join_cjk_lines(text) == "第一行，第二行\n- 列表续行。\n\n新段落\n`代码\n代码`，English\n中文"
+    text = "见下：\n- 一项\n1. 编号\n> 引用。\n## 标题：\n$$x$$\n| 表 |\n见\n`layers[1]`\n（第二层）。\n$x$ 与 valid，\n26x26"
+    assert markdown.join_cjk_lines(text) == ("见下：\n- 一项\n1. 编号\n> 引用。\n## 标题：\n$$x$$\n| 表 |\n见\n"
+                                            "`layers[1]`（第二层）。$x$ 与 valid，26x26")
     text = "约 20 秒。\n**参考来源**：见\n[术语表](x.md)。甲\n乙\n丙**\n丁\n* 列表"
     assert markdown.join_cjk_lines(text) == "约 20 秒。**参考来源**：见[术语表](x.md)。甲乙丙**丁\n* 列表"
 

@@ -113,20 +113,37 @@ def heading_levels(text: str) -> list[int]:
 
 # Chinese characters and the punctuation written with them, for joining lines (see join_cjk_lines)
 CJK = "\u2018\u2019\u201c\u201d\u2026\u2014\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
-# a line break with a Chinese character on each side, perhaps behind emphasis marks or a link's [
-CJK_LINE_BREAK = re.compile(f"(?:(?<=[{CJK}])|(?<=[{CJK}][*_])|(?<=[{CJK}]\\*\\*))\n[ \t]*(?=[*_\\[]*[{CJK}])")
+# full-width punctuation (and the quotes, ellipsis and dash of Chinese text): no space on either side of it
+CJK_PUNCTUATION = "\u2018\u2019\u201c\u201d\u2026\u2014\u3000-\u303f\uff00-\uffef"
+# in join_cjk_lines' masked text, a fenced code block's characters and an inline code span's
+BLOCK, INLINE = "\x01", "\x02"
+# what may not be pulled up onto the line before: a blank line, a list item, a quote, a heading, a table row,
+# display maths, a code block
+STARTS_A_BLOCK = f"(?![ \\t]*(?:\\n|[-*+][ \\t]|\\d+[.)][ \\t]|>|#|\\||\\$\\$|{BLOCK}))"
+CJK_LINE_BREAK = re.compile(
+    f"(?:(?<=[{CJK}])|(?<=[{CJK}][*_])|(?<=[{CJK}]\\*\\*))\n[ \t]*(?=[*_\\[]*[{CJK}])"   # Chinese on both sides
+    f"|(?<=[{CJK_PUNCTUATION}])\n{STARTS_A_BLOCK}[ \t]*"                                # after full-width punctuation
+    f"|(?<=[^\\n|{BLOCK}])\n[ \t]*(?=[{CJK_PUNCTUATION}])")                            # before it
 
 
 def join_cjk_lines(text: str) -> str:
-    """``text`` with every line break between two Chinese characters removed, outside code (also when
-    emphasis marks or a link's ``[`` stand between the break and a character).
+    """``text`` with every line break removed that stands between two Chinese characters, or next to
+    full-width punctuation (``，`` ``。`` ``：`` ``（`` ...), outside code (also when emphasis marks or a
+    link's ``[`` stand between the break and a character). A break before a new block (a list item,
+    a heading, display maths, a code block, a blank line) stays.
 
     Markdown turns a line break inside a paragraph into a space; between English words that is right,
-    between Chinese characters it is a gap in the middle of a sentence (CSS says a browser should drop
-    it; Chromium does not). So translators may wrap their lines anywhere, and the notebooks get one
-    line per paragraph where the Chinese runs on.
+    between Chinese characters, or after a Chinese comma, it is a gap in the middle of a sentence (CSS says
+    a browser should drop it between Chinese characters; Chromium does not). So translators may wrap their
+    lines anywhere, and the notebooks get one line per paragraph where the Chinese runs on.
     """
-    return "".join(s.text if s.code else CJK_LINE_BREAK.sub("", s.text) for s in segments(text))
+    masked = "".join((BLOCK if s.text.lstrip().startswith("```") else INLINE) * len(s.text) if s.code else s.text
+                     for s in segments(text))
+    kept, position = [], 0
+    for match in CJK_LINE_BREAK.finditer(masked):
+        kept.append(text[position:match.start()])
+        position = match.end()
+    return "".join(kept) + text[position:]
 
 
 def rewrite_links(text: str, rewrite: Callable[[str], str]) -> str:
