@@ -310,6 +310,8 @@ def test_lines_are_joined_between_chinese_characters_and_at_full_width_punctuati
     text = "见下：\n- 一项\n1. 编号\n> 引用。\n## 标题：\n$$x$$\n| 表 |\n见\n`layers[1]`\n（第二层）。\n$x$ 与 valid，\n26x26"
     assert markdown.join_cjk_lines(text) == ("见下：\n- 一项\n1. 编号\n> 引用。\n## 标题：\n$$x$$\n| 表 |\n见\n"
                                             "`layers[1]`（第二层）。$x$ 与 valid，26x26")
+    text = "$$x = 1$$\n（公式）\n## 标题\n（注）\n| 表 |\n，\n正文\n（注）"
+    assert markdown.join_cjk_lines(text) == "$$x = 1$$\n（公式）\n## 标题\n（注）\n| 表 |\n，正文（注）"
     text = "约 20 秒。\n**参考来源**：见\n[术语表](x.md)。甲\n乙\n丙**\n丁\n* 列表"
     assert markdown.join_cjk_lines(text) == "约 20 秒。**参考来源**：见[术语表](x.md)。甲乙丙**丁\n* 列表"
 

@@ -124,6 +124,8 @@ CJK_LINE_BREAK = re.compile(
     f"(?:(?<=[{CJK}])|(?<=[{CJK}][*_])|(?<=[{CJK}]\\*\\*))\n[ \t]*(?=[*_\\[]*[{CJK}])"   # Chinese on both sides
     f"|(?<=[{CJK_PUNCTUATION}])\n{STARTS_A_BLOCK}[ \t]*"                                # after full-width punctuation
     f"|(?<=[^\\n|{BLOCK}])\n[ \t]*(?=[{CJK_PUNCTUATION}])")                            # before it
+# a line that nothing may be pulled up onto
+ENDS_A_BLOCK = re.compile(r"^[ \t]*(?:#|\||\$\$|>)|\$\$[ \t]*$")
 
 
 def join_cjk_lines(text: str) -> str:
@@ -141,6 +143,8 @@ def join_cjk_lines(text: str) -> str:
                      for s in segments(text))
     kept, position = [], 0
     for match in CJK_LINE_BREAK.finditer(masked):
+        if ENDS_A_BLOCK.search(masked[masked.rfind("\n", 0, match.start()) + 1:match.start()]):
+            continue            # a heading, table row, quote or display maths ends there
         kept.append(text[position:match.start()])
         position = match.end()
     return "".join(kept) + text[position:]
