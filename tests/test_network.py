@@ -23,7 +23,7 @@ def subset():
 
 
 def test_untrained_network_loss_is_about_ln_10(subset):
-    """Softmax of near-equal totals gives p ~ 1/10 for every digit, so L = -ln(1/10) = 2.302."""
+    """Softmax of near-equal totals gives p ~ 1/10 for every digit, so L = -ln(1/10) = ln 10 ≈ 2.303."""
     train_images, train_labels, _, _ = subset
     net = TutorialCNN(np.random.default_rng(0))
     result = evaluate(net, train_images[:100], train_labels[:100])
