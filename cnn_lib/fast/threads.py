@@ -18,11 +18,11 @@ the fast models is affected. ``use_blas_threads(None)`` turns the limit off;
 ``use_blas_threads(2)`` allows two threads.
 
 The second core is used another way: ``Sequential.loss_and_grads`` splits a
-batch of ``SPLIT_FROM`` or more images into two halves (``batch_parts``) and
-computes them at once, one in the calling thread and one in a worker thread
-(NumPy releases Python's interpreter lock inside its kernels, so both run
-at the same time), then combines the two halves' gradients exactly as the
-mean over the whole batch. The split depends only on the batch size, never on
+batch of ``SPLIT_FROM`` or more images into two halves (``batch_parts``) and,
+when the halves are big enough (``halves_at_once``), computes them at once, one
+in the calling thread and one in a worker thread (NumPy releases Python's
+interpreter lock inside its kernels, so both run at the same time), then
+combines the two halves' gradients exactly as the mean over the whole batch. The split depends only on the batch size, never on
 the number of cores: with ``use_workers(1)`` (or on one core) the two halves
 run one after the other and give the same numbers, so a training run does not
 depend on how many cores computed it (another CPU's BLAS may still round
@@ -92,11 +92,29 @@ def batch_parts(n: int) -> list[slice]:
     return [slice(0, n // 2), slice(n // 2, n)]
 
 
-def run_parts(work: Callable[[int], object], num_parts: int) -> list:
+#: Two halves of a batch run at once only from this many multiply-adds per half (see halves_at_once).
+AT_ONCE_FROM = 2_500_000
+
+
+def halves_at_once(multiply_adds_per_half: int) -> bool:
+    """Whether the two halves of a batch should run at once (two workers) or one after the other.
+
+    At once is not always faster: each NumPy call releases Python's interpreter lock and takes it back,
+    and when the calls are short the two threads spend their time handing the lock to each other.
+    Measured here (2 cores, float32): the tutorial's network at batch size 64 (2.0 million multiply-adds
+    per half, in ~30 NumPy calls of tens of microseconds) ran at 0.8-0.96x the speed of one worker at
+    once, at 128 (4.0 million) 1.2x, at 256 1.4-1.6x; the deep network at 64 (36 million) 1.7x. So the
+    halves run at once from ``AT_ONCE_FROM`` multiply-adds each. The numbers are the same either way.
+    """
+    return multiply_adds_per_half >= AT_ONCE_FROM
+
+
+def run_parts(work: Callable[[int], object], num_parts: int, at_once: bool = True) -> list:
     """``[work(0), work(1), ...]``: part 0 in this thread, the others in a worker thread when
-    ``workers()`` is 2, else one after the other here. A worker's exception is raised here."""
+    ``workers()`` is 2 and ``at_once``, else one after the other here. A worker's exception is
+    raised here."""
     global _executor
-    if num_parts == 1 or _workers == 1:
+    if num_parts == 1 or _workers == 1 or not at_once:
         return [work(part) for part in range(num_parts)]
     if _executor is None:
         _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cnn_lib-worker")
