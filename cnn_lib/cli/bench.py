@@ -6,7 +6,8 @@ and one optimiser step, on real MNIST digits from the shipped subset):
 1. **one thread** for every contender: the fast models with one worker and
    NumPy's BLAS library limited to one thread, ``torch.set_num_threads(1)``;
 2. **all cores** for every contender: the fast models as they run by default
-   (two workers, one BLAS thread each, ``cnn_lib.fast.threads``) and, for
+   (two workers, one BLAS thread each, the halves of a batch at once when
+   they are big enough: ``cnn_lib.fast.threads``) and, for
    comparison, one worker with a BLAS thread per core; PyTorch with
    ``torch.set_num_threads(cores)``;
 3. **one core busy**: another process spins on one core (as a browser or a
@@ -41,6 +42,7 @@ from ..data import load_subset
 from ..digits import preprocess_batch
 from ..fast import (SGD, Adam, blas_threads, deep_model, train_on_batch, tutorial_model, use_blas_threads,
                     use_workers, workers)
+from ..fast.threads import AT_ONCE_FROM
 from ..network import TutorialCNN
 
 CORES = os.cpu_count() or 1
@@ -279,13 +281,14 @@ def run_bench(quick: bool = False) -> int:
     print(f"numpy {np.__version__}, BLAS: {blas_info()}" + (f" ({env})" if env else ""))
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads by default" if torch else
           "PyTorch is not installed: its rows are skipped (pip install torch to compare).")
-    print(f"fast models by default: {workers()} worker(s), {blas_threads()} BLAS thread each (cnn_lib.fast.threads)")
+    print(f"fast models by default: {workers()} worker(s), {blas_threads()} BLAS thread each, the two halves of a batch "
+          f"at once from {AT_ONCE_FROM:,} multiply-adds each (cnn_lib.fast.threads)")
     print(f"training images/s (forward + backward + update): median of {repeats} round(s), ~{seconds} s per row "
           "and round, the rows of a table timed in turn")
     tables = [("one thread", f"One thread for every contender: the fast models 1 worker, NumPy's BLAS 1 thread, "
                              "torch.set_num_threads(1)"),
               ("all cores", f"All cores for every contender: the fast models {min(2, CORES)} workers with 1 BLAS "
-                            f"thread each, torch.set_num_threads({CORES})")]
+                            f"thread each (the halves at once when big enough), torch.set_num_threads({CORES})")]
     for setting, title in tables:
         print(f"\n### {title}\n")
         print(format_table(time_rows(setting_rows(setting, images, labels, torch is not None), seconds, repeats)))
