@@ -22,10 +22,11 @@ batch of ``SPLIT_FROM`` or more images into two halves (``batch_parts``) and,
 when the halves are big enough (``halves_at_once``), computes them at once, one
 in the calling thread and one in a worker thread (NumPy releases Python's
 interpreter lock inside its kernels, so both run at the same time), then
-combines the two halves' gradients exactly as the mean over the whole batch. The split depends only on the batch size, never on
-the number of cores: with ``use_workers(1)`` (or on one core) the two halves
-run one after the other and give the same numbers, so a training run does not
-depend on how many cores computed it (another CPU's BLAS may still round
+combines the two halves' gradients exactly as the mean over the whole batch.
+The split depends only on the batch size, never on the number of cores: with
+``use_workers(1)`` (or on one core) the two halves run one after the other and
+give the same numbers, so a training run does not depend on how many cores
+computed it (another CPU's BLAS may still round
 differently). A busy core only makes the worker wait its turn.
 """
 
