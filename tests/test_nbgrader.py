@@ -82,6 +82,12 @@ def run_nbgrader(course: Path, *args: str) -> None:
     log = f"{result.stdout}\n{result.stderr}"
     (course / f"nbgrader-{args[0]}.log").write_text(log)  # kept with pytest's temporary folders
     errors = [line for line in log.splitlines() if "ERROR" in line]
+    # ipykernel's known shutdown race: the kernel flushes stderr after its output pipe closed and logs this
+    # (zmq "Socket operation on non-socket"); grading is done by then (seen once in ~15 runs; the scores are
+    # asserted by the tests). Any other ERROR line fails.
+    shutdown_noise = "Uncaught exception in ZMQStream callback"
+    if log.count(shutdown_noise) == log.count("zmq.error.ZMQError: Socket operation on non-socket"):
+        errors = [line for line in errors if shutdown_noise not in line]
     assert result.returncode == 0 and not errors, \
         f"nbgrader {' '.join(args)} failed (exit status {result.returncode}):\n" + \
         "\n".join(errors[:20]) + f"\n... the end of its log:\n{log[-4000:]}"
