@@ -257,16 +257,18 @@ def test_models_run_with_one_blas_thread_unless_told_otherwise():
 
 @pytest.mark.parametrize("make", [tutorial_model, deep_model], ids=["tutorial", "deep"])
 def test_a_batch_in_two_halves_gives_the_same_numbers_with_one_or_two_workers(make, monkeypatch):
-    """loss_and_grads computes a batch of 32+ images in two halves (cnn_lib.fast.threads); whether
-    one thread or two computes them, the numbers are identical (so a training run does not depend
-    on the machine's cores), and equal the whole batch's mean gradient to rounding."""
+    """loss_and_grads computes a batch in two halves when they are big enough to run at once
+    (cnn_lib.fast.threads); whether one thread or two computes them, the numbers are identical (so a
+    training run does not depend on the machine's cores), and equal the whole batch's mean gradient
+    to rounding."""
     from cnn_lib.fast import use_workers, workers
     from cnn_lib.fast.threads import batch_parts
 
     images, labels = load_subset()[0][:40], load_subset()[1][:40].astype(np.int64)
-    assert batch_parts(40) == [slice(0, 20), slice(20, 40)] and batch_parts(31) == [slice(0, 31)]
+    assert batch_parts(40, 10 ** 6) == [slice(0, 20), slice(20, 40)] and batch_parts(31, 10 ** 9) == [slice(0, 31)]
+    assert batch_parts(64, 62192) == [slice(0, 64)]       # the tutorial's network: 2 million multiply-adds a half
     model = make(np.random.default_rng(0), np.float64)
-    monkeypatch.setattr("cnn_lib.fast.threads.AT_ONCE_FROM", 0)         # two workers run the halves at once
+    monkeypatch.setattr("cnn_lib.fast.threads.AT_ONCE_FROM", 0)         # split 40 images, run the halves at once
     before = workers()
     results = {}
     try:
@@ -351,7 +353,7 @@ def test_the_layers_check_shapes_on_a_new_batch_size_or_new_layers_and_skip_them
     for _ in range(2):
         model.loss_and_grads(images, labels)
     model.predict_proba(images)
-    assert seen == [False, False, True, True, False, False]   # two halves a run: train, train again, predict
+    assert seen == [False, True, False]   # one pass a run (40 images are not split): train, train again, predict
     assert not shapes_already_checked()                       # only inside the run
     with values_already_checked(shapes=True):
         assert shapes_already_checked()
@@ -362,18 +364,19 @@ def test_the_layers_check_shapes_on_a_new_batch_size_or_new_layers_and_skip_them
 
 
 def test_the_halves_run_at_once_only_when_they_are_big_enough(monkeypatch):
-    """With two workers the halves of a batch run at once only from AT_ONCE_FROM multiply-adds each
-    (.threads.halves_at_once: below that the two threads lose more time handing the interpreter lock to
-    each other than they gain); the first batch of a size, which checks every shape, runs in turn."""
+    """A batch is split into two halves only from AT_ONCE_FROM multiply-adds each (.threads.halves_at_once:
+    below that two threads lose more time handing the interpreter lock to each other than they gain,
+    and one pass over the whole batch makes half the NumPy calls of two); with two workers the halves
+    then run at once, except the first batch of a size, which checks every shape, in turn."""
     from cnn_lib.fast import threads, use_workers, workers
 
     tutorial, deep = tutorial_model(np.random.default_rng(0), np.float32), deep_model(np.random.default_rng(0))
-    assert tutorial.multiply_adds_per_image() == 0                     # before any forward pass
     images, labels = load_subset()[0][:128], load_subset()[1][:128].astype(np.int64)
     seen = []
     run_parts = threads.run_parts
     monkeypatch.setattr("cnn_lib.fast.models.run_parts",
-                        lambda work, num_parts, at_once=True: (seen.append(at_once), run_parts(work, num_parts, at_once))[1])
+                        lambda work, num_parts, at_once=True: (seen.append((num_parts, at_once)),
+                                                               run_parts(work, num_parts, at_once))[1])
     before = workers()
     try:
         use_workers(2)
@@ -386,4 +389,4 @@ def test_the_halves_run_at_once_only_when_they_are_big_enough(monkeypatch):
     # conv 26 * 26 * 8 * 9 and dense 1352 * 10; conv 24 * 24 * 16 * 25, conv 8 * 8 * 32 * 400, dense 512 * 128, 128 * 10
     assert tutorial.multiply_adds_per_image() == 48672 + 13520
     assert deep.multiply_adds_per_image() == 230400 + 819200 + 65536 + 1280
-    assert seen == [False, False, False, True, False, True, False]
+    assert seen == [(1, False), (1, False), (2, False), (2, True), (2, False), (2, True), (2, False)]

@@ -19,10 +19,10 @@ import numpy as np
 from ..digits import NUM_CLASSES, preprocess_batch, require_dataset, require_images
 from ..model import Model
 from ..require import require_dtype, require_positive_int, values_already_checked
-from .layers import LAYER_TYPES, Conv, ConvPool, Dense, Flatten, ReLU
+from .layers import LAYER_TYPES, Conv, ConvPool, Dense, Flatten, MaxPool2x2, ReLU
 from .loss import softmax_cross_entropy
 from .optim import SGD
-from .threads import batch_parts, halves_at_once, limited_blas_threads, run_parts, workers
+from .threads import batch_parts, limited_blas_threads, run_parts, workers
 
 
 class Sequential(Model):
@@ -57,9 +57,9 @@ class Sequential(Model):
         """For images ``(n, 28, 28)`` (pixels 0..255) and labels ``(n,)``: the mean loss and the
         probabilities ``(n, 10)``; every layer's gradients are left ready in ``grads()``.
 
-        A batch of 32 images or more is computed in two halves (``.threads``): each half's mean
-        loss and gradients, weighted by the half's share of the batch and added up, which gives
-        the mean over the whole batch."""
+        A batch big enough to be worth two threads is computed in two halves (``.threads``): each
+        half's mean loss and gradients, weighted by the half's share of the batch and added up,
+        which gives the mean over the whole batch."""
         images, labels = require_dataset(images, labels, "batch")
 
         def work(network: "Sequential", rows: slice):
@@ -90,19 +90,20 @@ class Sequential(Model):
 
     def in_halves(self, n: int, work, what: str) -> list:
         """``[work(network, rows) for each part of a batch of n images]`` (``batch_parts``: two halves
-        from 32 images on). With two workers (``.threads``) the parts may run at once, part 0 on this
-        network and part 1 on a replica, if the halves are big enough for that to pay
-        (``halves_at_once``); otherwise, and with one worker, one after the other on this network
-        (measured ~15% faster than on two networks: one set of arrays stays in the cache).
+        when they are big enough to pay for running at once, ``halves_at_once``, else the whole
+        batch). With two workers (``.threads``) the halves run at once, part 0 on this network and
+        part 1 on a replica; with one worker, one after the other on this network (measured ~15%
+        faster than on two networks: one set of arrays stays in the cache). The split depends on the
+        network and ``n`` only, so one worker or two give the same numbers.
 
         The layers run with one BLAS thread per worker, and inside ``values_already_checked``: the
         caller has checked the images; the layers check shapes only, and only the first time
         these layers do ``what`` (``"train"``, ``"predict"``) on a batch of ``n`` images."""
-        parts = batch_parts(n)
+        parts = batch_parts(n, self.multiply_adds_per_image())
         checked = self.__dict__.setdefault("checked_runs", set())        # shared with the replicas
         run_key = (what, n, tuple(id(layer) for layer in self.layers))
         trusted = run_key in checked
-        together = workers() > 1 and len(parts) > 1 and trusted and self.halves_at_once(n)
+        together = workers() > 1 and len(parts) > 1 and trusted
         networks = [self] + [self.replica(part) if together else self for part in range(1, len(parts))]
 
         def run(part: int):
@@ -114,25 +115,25 @@ class Sequential(Model):
         checked.add(run_key)
         return results
 
-    def halves_at_once(self, n: int) -> bool:
-        """Whether the two halves of a batch of ``n`` images are worth running at once
-        (``.threads.halves_at_once``), from the multiply-adds of the last forward pass."""
-        return halves_at_once(self.multiply_adds_per_image() * (n // 2))
-
-    def multiply_adds_per_image(self) -> int:
+    def multiply_adds_per_image(self, image_shape: tuple = (28, 28, 1)) -> int:
         """The multiply-adds of one image's forward pass through the convolutions and dense layers,
-        from the input shapes the layers saw last (0 for a layer that has seen none)."""
-        total = 0
+        for an image of ``image_shape`` ``(h, w, c)``: each layer's output shape follows from its
+        input's (a layer of another kind is taken to keep the shape)."""
+        total, shape = 0, tuple(image_shape)
         for layer in self.layers:
-            X = getattr(layer, "last_input", None)
-            if X is None:
-                continue
             if isinstance(layer, Conv):                                  # ConvPool included
-                _, h, w, C = X.shape
-                k = layer.kernel_size
-                total += (h - k + 1) * (w - k + 1) * layer.num_filters * k * k * C
+                (h, w, C), k, F = shape, layer.kernel_size, layer.num_filters
+                total += (h - k + 1) * (w - k + 1) * F * k * k * C
+                shape = (h - k + 1, w - k + 1, F)
+                if isinstance(layer, ConvPool):
+                    shape = (shape[0] // 2, shape[1] // 2, F)
+            elif isinstance(layer, MaxPool2x2):
+                shape = (shape[0] // 2, shape[1] // 2, shape[2])
+            elif isinstance(layer, Flatten):
+                shape = (int(np.prod(shape)),)
             elif isinstance(layer, Dense):
                 total += layer.input_len * layer.nodes
+                shape = (layer.nodes,)
         return total
 
     def replica(self, part: int = 1) -> "Sequential":
