@@ -309,6 +309,24 @@ def test_convpool_equals_the_loop_layers_on_real_digits(ties):
     np.testing.assert_allclose(fused.d_L_d_filters[..., 0], d_filters, rtol=0, atol=EXACT)
 
 
+@pytest.mark.parametrize("channels", [1, 2])
+def test_convpool_backward_may_run_again_on_the_same_forward(channels):
+    """backward writes the conv output's gradient over the conv output (one big array fewer in the
+    cache) once it knows the routes to the maxima, and keeps the routes: a second backward with another
+    gradient gives that gradient's numbers, a third with the first the first's."""
+    layer = ConvPool(channels, 3, 3, rng(56), ties="first")
+    X = rng(57).standard_normal((2, 6, 6, channels))
+    X[0, :4] = 0.5                                                          # tied windows
+    G = rng(58).standard_normal(layer.forward(X).shape)
+    d_X, d_filters = layer.backward(G), layer.d_L_d_filters.copy()
+    fresh = ConvPool(channels, 3, 3, rng(56), ties="first")
+    fresh.forward(X)
+    np.testing.assert_array_equal(layer.backward(2 * G), fresh.backward(2 * G))
+    np.testing.assert_array_equal(layer.d_L_d_filters, fresh.d_L_d_filters)
+    np.testing.assert_array_equal(layer.backward(G), d_X)
+    np.testing.assert_array_equal(layer.d_L_d_filters, d_filters)
+
+
 def test_convpool_refuses_an_odd_conv_output():
     with pytest.raises(ValueError, match=r"gives an output of 25x26, but 2x2 pooling needs an even"):
         ConvPool(1, 2, 3).forward(np.zeros((1, 27, 28, 1)))
