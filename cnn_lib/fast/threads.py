@@ -109,7 +109,8 @@ def halves_at_once(multiply_adds_per_half: int) -> bool:
     once, at 128 (4.0 million) 1.2x, at 256 1.4-1.6x; the deep network at 64 (36 million) 1.7x. So the
     halves run at once from ``AT_ONCE_FROM`` multiply-adds each. A batch below that is not split at all:
     two halves one after the other make twice the NumPy calls of one pass (measured: the tutorial's
-    network at batch 64 trained ~1.25x faster whole than in two halves in turn).
+    network at batch 64 trained 1.09-1.13x faster whole than in two halves in turn, in one process,
+    alternating rounds of the two).
     """
     return multiply_adds_per_half >= AT_ONCE_FROM
 
