@@ -98,11 +98,12 @@ class Sequential(Model):
 
         The layers run with one BLAS thread per worker, and inside ``values_already_checked``: the
         caller has checked the images; the layers check shapes only, and only the first time
-        these layers do ``what`` (``"train"``, ``"predict"``) on a batch of ``n`` images."""
-        parts = batch_parts(n, self.multiply_adds_per_image())
-        checked = self.__dict__.setdefault("checked_runs", set())        # shared with the replicas
+        these layers do ``what`` (``"train"``, ``"predict"``) on a batch of ``n`` images; the split is
+        worked out then too, and kept for the runs that repeat it."""
+        checked = self.__dict__.setdefault("checked_runs", {})           # run -> its parts; shared with the replicas
         run_key = (what, n, tuple(id(layer) for layer in self.layers))
         trusted = run_key in checked
+        parts = checked[run_key] if trusted else batch_parts(n, self.multiply_adds_per_image())
         together = workers() > 1 and len(parts) > 1 and trusted
         networks = [self] + [self.replica(part) if together else self for part in range(1, len(parts))]
 
@@ -112,7 +113,7 @@ class Sequential(Model):
 
         with limited_blas_threads():
             results = run_parts(run, len(parts), at_once=together)
-        checked.add(run_key)
+        checked[run_key] = parts
         return results
 
     def multiply_adds_per_image(self, image_shape: tuple = (28, 28, 1)) -> int:

@@ -111,10 +111,10 @@ def heading_levels(text: str) -> list[int]:
     return [len(m.group(1)) for m in HEADING.finditer(prose(text))]
 
 
-# Chinese characters and the punctuation written with them, for joining lines (see join_cjk_lines)
-CJK = "\u2018\u2019\u201c\u201d\u2026\u2014\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
 # full-width punctuation (and the quotes, ellipsis and dash of Chinese text): no space on either side of it
 CJK_PUNCTUATION = "\u2018\u2019\u201c\u201d\u2026\u2014\u3000-\u303f\uff00-\uffef"
+# Chinese characters and the punctuation written with them, for joining lines (see join_cjk_lines)
+CJK = CJK_PUNCTUATION + "\u3400-\u4dbf\u4e00-\u9fff"
 # in join_cjk_lines' masked text, a fenced code block's characters and an inline code span's
 BLOCK, INLINE = "\x01", "\x02"
 # what may not be pulled up onto the line before: a blank line, a list item, a quote, a heading, a table row,
