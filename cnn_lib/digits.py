@@ -24,7 +24,9 @@ PIXEL_MAX = 255
 def scale_pixels(images: np.ndarray, dtype=np.float64) -> np.ndarray:
     """Pixels 0..255 -> values in [-0.5, 0.5], in ``dtype``: ``images / 255 - 0.5``."""
     dtype = np.dtype(dtype)
-    return np.asarray(images).astype(dtype) / dtype.type(PIXEL_MAX) - dtype.type(0.5)
+    images = np.asarray(images)
+    scaled = np.divide(images, dtype.type(PIXEL_MAX), dtype=dtype)   # computed in dtype: the pixels converted first
+    return np.subtract(scaled, dtype.type(0.5), out=scaled)
 
 
 def preprocess(image: np.ndarray) -> np.ndarray:
@@ -59,6 +61,8 @@ def require_images(images, what: str = "images") -> np.ndarray:
         raise ValueError(f"{what} must hold numeric pixel values 0..{PIXEL_MAX}, but got dtype {images.dtype}.")
     if images.size == 0:
         raise ValueError(f"{what} must hold at least one image, but got shape {images.shape}.")
+    if images.dtype == np.uint8:                 # 0..255 by construction (MNIST's own type)
+        return images
     if images.dtype.kind == "f":
         require_finite(images, what)
     low, high = images.min(), images.max()

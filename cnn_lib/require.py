@@ -11,6 +11,7 @@ of a method, so the rest of the method reads like the maths.
 from __future__ import annotations
 
 import contextlib
+import math
 import numbers
 import threading
 
@@ -161,14 +162,21 @@ def require_number(name: str, value, low: float = -np.inf, high: float = np.inf,
     ``low_open``/``high_open`` exclude the end itself; the message names the interval
     in the usual notation, e.g. ``[0, 1)``.
     """
-    interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a number in {interval}, but got {value!r}.")
-    value = float(value)
-    if (not np.isfinite(value) or value < low or value > high
-            or (low_open and value == low) or (high_open and value == high)):
-        raise ValueError(f"{name} must be a finite number in {interval}, but got {value!r}.")
-    return value
+    if type(value) is float:                     # the common case, checked fast (once per training step)
+        number = value
+    elif isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number in {_interval(low, high, low_open, high_open)}, but got {value!r}.")
+    else:
+        number = float(value)
+    if (not math.isfinite(number) or number < low or number > high
+            or (low_open and number == low) or (high_open and number == high)):
+        raise ValueError(f"{name} must be a finite number in {_interval(low, high, low_open, high_open)}, "
+                         f"but got {value!r}.")
+    return number
+
+
+def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
+    return f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
 
 
 def require_learning_rate(value, name: str = "learning rate") -> float:

@@ -11,7 +11,7 @@ import pytest
 
 from cnn_lib import Conv3x3, MaxPool2, Softmax
 from cnn_lib.fast import Conv, ConvPool, Dense, Flatten, MaxPool2x2, ReLU, softmax_cross_entropy
-from cnn_lib.fast.layers import (patch_filters, patch_filters_gradient, pool_window_columns, pool_window_patches,
+from cnn_lib.fast.layers import (batch_last, patch_filters, patch_filters_gradient, pool_window_columns, pool_window_patches,
                                  pool_window_patches_col2im)
 from cnn_lib.data import load_subset
 from cnn_lib.gradcheck import check_function
@@ -207,13 +207,16 @@ def test_pool_window_patches_hold_each_pool_windows_patch_and_match_the_columns(
     X = rng(47).standard_normal((2, 8 + k - 1, 10 + k - 1, 1))
     patches = pool_window_patches(X, k)
     assert patches.shape == ((k + 1) ** 2, 2 * 4 * 5)
-    by_window = patches.reshape(k + 1, k + 1, 2, 4, 5)
+    by_window = patches.reshape(k + 1, k + 1, 4, 5, 2)                    # (a, b, i, j, m): image index last
     for m, i, j in [(0, 0, 0), (1, 2, 3), (0, 3, 4)]:
-        np.testing.assert_array_equal(by_window[:, :, m, i, j], X[m, 2 * i:2 * i + k + 1, 2 * j:2 * j + k + 1, 0])
+        np.testing.assert_array_equal(by_window[:, :, i, j, m], X[m, 2 * i:2 * i + k + 1, 2 * j:2 * j + k + 1, 0])
+    np.testing.assert_array_equal(pool_window_patches(batch_last(X), k), patches)   # any memory layout
     filters = rng(48).standard_normal((3, k, k, 1))
-    conv = (patch_filters(filters) @ patches).reshape(4, 3, -1)            # (p, q, f), window
-    cols = pool_window_columns(X, k) @ filters.reshape(3, -1).T            # (p, q, window), f
-    np.testing.assert_allclose(conv.transpose(0, 2, 1), cols.reshape(4, -1, 3), rtol=0, atol=EXACT)
+    conv = (patch_filters(filters) @ patches).reshape(4, 3, 4, 5, 2)      # (p, q, f), window (i, j, m)
+    cols = pool_window_columns(X, k) @ filters.reshape(3, -1).T            # (p, q, window (m, i, j)), f
+    np.testing.assert_allclose(conv.transpose(0, 4, 2, 3, 1).reshape(4, -1, 3), cols.reshape(4, -1, 3),
+                               rtol=0, atol=EXACT)
+    conv = conv.reshape(4, 3, -1)
     G = rng(49).standard_normal(conv.shape).reshape(4 * 3, -1)
     d_filters = patch_filters_gradient(G @ patches.T, k)
     assert np.sum(d_filters * filters) == pytest.approx(np.sum(G * conv.reshape(G.shape)), rel=1e-12)
@@ -238,7 +241,7 @@ def test_convpool_one_channel_equals_the_general_path(ties, dtype):
     X2 = np.concatenate([X, np.zeros_like(X)], axis=3)
     tolerance = 1e-5 if dtype == np.float32 else EXACT
     out = one.forward(X)
-    assert out.dtype == dtype and out.flags.c_contiguous
+    assert out.dtype == dtype and out.transpose(1, 2, 3, 0).flags.c_contiguous     # (ph, pw, F, n) in memory
     np.testing.assert_allclose(out, two.forward(X2), rtol=0, atol=tolerance)
     G = rng(53).standard_normal(out.shape).astype(dtype)
     np.testing.assert_allclose(one.backward(G), two.backward(G)[..., :1], rtol=0, atol=tolerance)

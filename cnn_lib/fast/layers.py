@@ -23,6 +23,8 @@ for deeper networks. Biases start at zero.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..layer import Layer
@@ -197,18 +199,26 @@ def routes_to_maxima(positions, maximum: np.ndarray, ties: str, out: np.ndarray 
     - Returns ``routes``, booleans of shape ``(4, *maximum.shape)`` (written into ``out`` if given):
       ``routes[s]`` is True where position ``s`` is its window's maximum.
 
-    With ``ties="first"`` a window's gradient goes only to its first maximum in reading order:
-    we visit the positions in order and mark a position if it equals the window's maximum and no
-    earlier position has taken it (``np.argmax``'s choice). ``ties="all"`` marks every tied maximum
-    (the tutorial's rule).
+    With ``ties="first"`` a window's gradient goes only to its first maximum in reading order
+    (``np.argmax``'s choice): position 1 routes where it is a maximum and position 0 is not,
+    position 2 where it is one and neither 0 nor 1 is, and position 3 takes the windows that
+    none of the first three took (when the pooled values are finite, the maximum is then at 3).
+    For booleans ``a > b`` is "a and not b". ``ties="all"`` marks every tied maximum (the tutorial's
+    rule). (Three comparisons of numbers and five of booleans: measured ~1.8x faster than
+    comparing all four positions and updating a mask of windows taken after each.)
     """
     routes = np.empty((4, *maximum.shape), dtype=bool) if out is None else out
-    taken = np.zeros(maximum.shape, dtype=bool)                 # has this window routed its gradient?
-    for position, is_max in zip(positions, routes):
+    first, second, third, fourth = routes
+    for position, is_max in zip(positions[:3], (first, second, third)):
         np.equal(position, maximum, out=is_max)
-        if ties == "first":
-            is_max &= ~taken
-            taken |= is_max
+    if ties == "all":
+        np.equal(positions[3], maximum, out=fourth)
+        return routes
+    taken = np.logical_or(first, second, out=fourth)     # the windows routed so far, kept in `fourth` for now
+    np.greater(second, first, out=second)                # a maximum, and the first position is not
+    np.greater(third, taken, out=third)                  # a maximum, and neither earlier position is
+    np.logical_or(taken, third, out=taken)
+    np.logical_not(taken, out=fourth)                    # the windows none of the first three took
     return routes
 
 
@@ -368,24 +378,28 @@ def pool_window_patches(X: np.ndarray, k: int, out: np.ndarray | None = None) ->
     """For one input channel: the ``(k + 1) x (k + 1)`` patch of every 2x2 pool window, one per column.
 
     - ``X``: shape ``(n, h, w, 1)``, with ``h - k + 1`` and ``w - k + 1`` even.
-    - Returns ``patches`` of shape ``((k + 1) ** 2, n * ph * pw)`` (written into ``out`` if given),
-      ``ph, pw = (h - k + 1) / 2, (w - k + 1) / 2``: column ``(m, i, j)`` (in C order) holds, in
-      ``(a, b)`` order, ``X[m, 2i + a, 2j + b, 0]`` for ``a, b <= k``.
+    - Returns ``patches`` of shape ``((k + 1) ** 2, ph * pw * n)`` (written into ``out`` if given),
+      ``ph, pw = (h - k + 1) / 2, (w - k + 1) / 2``: column ``(i, j, m)`` (in C order: the image
+      index ``m`` last) holds, in ``(a, b)`` order, ``X[m, 2i + a, 2j + b, 0]`` for ``a, b <= k``.
 
     The pool window ``(i, j)`` covers the conv output pixels ``(2i + p, 2j + q)``, ``p, q`` in
     ``{0, 1}``, and their four ``k x k`` windows all lie in this patch, at offset ``(p, q)``. So
     one patch of ``(k + 1) ** 2`` numbers (16 for ``k = 3``) replaces the four im2col rows
     of ``pool_window_columns`` (``4 * k * k`` = 36 numbers): less to copy. ``patch_filters``
     places the filters at the four offsets. Each row of ``patches`` (one ``(a, b)``) is one
-    strided slice of ``X``; we copy them all at once from one strided view.
+    strided slice of the images; we copy them all at once from one strided view of the images
+    laid out ``(h, w, n)``, the image index last (``batch_last``; ``X`` from ``ConvPool`` already is,
+    any other is copied so first): the view then reads runs of ``n`` neighbouring numbers
+    (measured ~2.5x faster than reading single numbers from ``(n, h, w)``).
     """
     n, h, w, _ = X.shape
     ph, pw = (h - k + 1) // 2, (w - k + 1) // 2
-    s_n, s_h, s_w, _ = X.strides
-    # view[a, b, m, i, j] = X[m, 2i + a, 2j + b, 0]
-    view = np.lib.stride_tricks.as_strided(X, shape=(k + 1, k + 1, n, ph, pw),
-                                           strides=(s_h, s_w, s_n, 2 * s_h, 2 * s_w), writeable=False)
-    out = np.empty(((k + 1) ** 2, n * ph * pw), dtype=X.dtype) if out is None else out
+    images = np.ascontiguousarray(X[..., 0].transpose(1, 2, 0))        # (h, w, n): no copy if batch-last
+    s_h, s_w, s_n = images.strides
+    # view[a, b, i, j, m] = images[2i + a, 2j + b, m] = X[m, 2i + a, 2j + b, 0]
+    view = np.ndarray((k + 1, k + 1, ph, pw, n), images.dtype, buffer=images,
+                      strides=(s_h, s_w, 2 * s_h, 2 * s_w, s_n))
+    out = np.empty(((k + 1) ** 2, ph * pw * n), dtype=X.dtype) if out is None else out
     np.copyto(out.reshape(view.shape), view)
     return out
 
@@ -421,19 +435,33 @@ def patch_filters_gradient(d_W: np.ndarray, k: int) -> np.ndarray:
 def pool_window_patches_col2im(d_patches: np.ndarray, input_shape: tuple) -> np.ndarray:
     """The input gradient from the gradient of ``pool_window_patches``' matrix.
 
-    - ``d_patches``: shape ``((k + 1) ** 2, n * ph * pw)``; ``input_shape``: ``(n, h, w, 1)``.
-    - Row ``(a, b)`` of ``patches`` was ``X[:, a::2, b::2, 0]`` (``ph x pw`` of it): add its
-      gradient back there. Patches overlap, so a pixel collects from up to four of them.
+    - ``d_patches``: shape ``((k + 1) ** 2, ph * pw * n)``; ``input_shape``: ``(n, h, w, 1)``.
+    - Row ``(a, b)`` of ``patches`` was ``X[:, a::2, b::2, 0]`` (``ph x pw`` of it, image index
+      last): add its gradient back there. Patches overlap, so a pixel collects from up to four of them.
     """
     n, h, w, _ = input_shape
     size = int(round(np.sqrt(d_patches.shape[0])))        # k + 1
     ph, pw = (h - size + 2) // 2, (w - size + 2) // 2
     d_L_d_input = np.zeros(input_shape, dtype=d_patches.dtype)
-    rows = d_patches.reshape(size, size, n, ph, pw)
+    rows = d_patches.reshape(size, size, ph, pw, n)
     for a in range(size):
         for b in range(size):
-            d_L_d_input[:, a:a + 2 * ph:2, b:b + 2 * pw:2, 0] += rows[a, b]
+            d_L_d_input[:, a:a + 2 * ph:2, b:b + 2 * pw:2, 0] += rows[a, b].transpose(2, 0, 1)
     return d_L_d_input
+
+
+def batch_last(X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """A copy of the batch ``X`` ``(n, h, w, C)`` with the image index last in memory.
+
+    Returns a view of shape ``(n, h, w, C)`` (the same values, ``X[m]`` is still image ``m``) of an
+    array laid out ``(h, w, C, n)``: ``out`` if given, of that shape. Neighbouring numbers in memory are
+    then the same pixel of neighbouring images, so a strided view that walks the pixels of all
+    images (``pool_window_patches``) reads runs of ``n`` numbers instead of single ones.
+    """
+    n, h, w, c = X.shape
+    out = np.empty((h, w, c, n), dtype=X.dtype) if out is None else out
+    np.copyto(out, X.transpose(1, 2, 3, 0))
+    return out.transpose(3, 0, 1, 2)
 
 
 class ConvPool(Conv):
@@ -470,10 +498,13 @@ class ConvPool(Conv):
     def forward(self, X: np.ndarray) -> np.ndarray:
         """- ``X``: shape ``(n, h, w, C)``. Returns ``(n, ph, pw, F)``, ``ph, pw = (h - k + 1) / 2, (w - k + 1) / 2``.
 
-        With one input channel the conv output is computed transposed, from one patch per pool
-        window (``pool_window_patches``): blocks of shape ``(F, n * ph * pw)``, pooled, then
-        transposed to the output's ``(n * ph * pw, F)`` order (measured ~1.3x faster for the
-        tutorial's layer). Otherwise from ``pool_window_columns``: blocks ``(n * ph * pw, F)``.
+        With one input channel everything is computed with the image index last (``batch_last``):
+        the images are copied so, then one patch per pool window (``pool_window_patches``), the conv
+        output in blocks ``(F, ph * pw * n)``, pooled; the result is a view of shape ``(n, ph, pw, F)``
+        of an array laid out ``(ph, pw, F, n)`` in memory, which ``Flatten`` and ``Dense`` read without
+        copying (measured ~1.2x faster training steps for the tutorial's network than the layout of
+        ``Conv``). Otherwise from ``pool_window_columns``: blocks ``(n * ph * pw, F)``, the output
+        laid out ``(n, ph, pw, F)`` as ``Conv``'s.
         """
         X = self.require_input(X)
         n, h, w, C = X.shape
@@ -481,19 +512,24 @@ class ConvPool(Conv):
         ph, pw = (h - k + 1) // 2, (w - k + 1) // 2
         M = n * ph * pw                                                   # pool windows
         if C == 1:
-            cols = pool_window_patches(X, k, out=scratch(self, "cols", ((k + 1) ** 2, M), X.dtype))
+            images = batch_last(X, out=scratch(self, "images", (h, w, 1, n), X.dtype))
+            cols = pool_window_patches(images, k, out=scratch(self, "cols", ((k + 1) ** 2, M), X.dtype))
             conv = np.matmul(patch_filters(self.filters), cols,
                              out=scratch(self, "conv", (4 * F, M), X.dtype)).reshape(4, F, M)
-        else:
-            cols = pool_window_columns(X, k, out=scratch(self, "cols", (4 * M, k * k * C), X.dtype))
+        else:   # (an input with the image index last is first copied back: measured faster)
+            cols = pool_window_columns(np.ascontiguousarray(X), k,
+                                       out=scratch(self, "cols", (4 * M, k * k * C), X.dtype))
             conv = np.matmul(cols, self.filters.reshape(F, -1).T,
                              out=scratch(self, "conv", (4 * M, F), X.dtype)).reshape(4, M, F)
         # conv[p]: the conv output at window position p, (F, M) or (M, F)
         pooled = np.maximum(conv[0], conv[1], out=scratch(self, "pooled", conv.shape[1:], X.dtype))
         np.maximum(pooled, conv[2], out=pooled)
         np.maximum(pooled, conv[3], out=pooled)
-        pixels = pooled.T if C == 1 else pooled                           # (M, F), a view
-        out = np.empty((M, F), dtype=X.dtype)                             # a new array: it leaves the layer
+        if C == 1:   # a new array (it leaves the layer), (ph, pw, F, n) in memory, seen as (n, ph, pw, F)
+            out = np.empty((ph, pw, F, n), dtype=X.dtype).transpose(3, 0, 1, 2)
+            pixels = pooled.reshape(F, ph, pw, n).transpose(3, 1, 2, 0)   # the same order, a view
+        else:
+            out, pixels = np.empty((n, ph, pw, F), dtype=X.dtype), pooled.reshape(n, ph, pw, F)
         if self.bias:
             np.add(pixels, self.biases, out=out)
         else:
@@ -502,21 +538,21 @@ class ConvPool(Conv):
             np.maximum(out, 0, out=out)
         self.last_input, self.last_cols, self.last_conv, self.last_routes = X, cols, conv, None
         self.last_pooled, self.last_output = pooled, out
-        return out.reshape(n, ph, pw, F)
+        return out
 
     def backward(self, d_L_d_out: np.ndarray) -> np.ndarray | None:
-        """Given ``d_L_d_out`` ``(n, ph, pw, F)``: stores ``d_L_d_filters`` ``(F, k, k, C)`` (and
-        ``d_L_d_biases`` ``(F,)``); returns ``d_L_d_input`` ``(n, h, w, C)`` (``None`` when
-        ``compute_input_grad`` is off)."""
+        """Given ``d_L_d_out`` ``(n, ph, pw, F)`` (any memory layout): stores ``d_L_d_filters``
+        ``(F, k, k, C)`` (and ``d_L_d_biases`` ``(F,)``); returns ``d_L_d_input`` ``(n, h, w, C)``
+        (``None`` when ``compute_input_grad`` is off)."""
         d_L_d_out = self.require_backward(d_L_d_out)
         k, F, C = self.kernel_size, self.num_filters, self.in_channels
-        d_pooled = d_L_d_out.reshape(-1, F)                              # (M, F)
         if self.relu:
-            d_pooled = d_pooled * (self.last_output > 0)
-        if C == 1:                                                       # the blocks are (F, M)
-            d_pooled_T = scratch(self, "d_pooled", (F, len(d_pooled)), d_pooled.dtype)
-            np.copyto(d_pooled_T, d_pooled.T)
-            d_pooled = d_pooled_T
+            d_L_d_out = d_L_d_out * (self.last_output > 0)
+        d_pooled = scratch(self, "d_pooled", self.last_pooled.shape, d_L_d_out.dtype)   # (F, M) or (M, F)
+        if C == 1:                                                       # blocks (F, M), M = (i, j, m)
+            np.copyto(d_pooled.reshape(F, *d_L_d_out.shape[1:3], -1), d_L_d_out.transpose(3, 1, 2, 0))
+        else:
+            np.copyto(d_pooled.reshape(d_L_d_out.shape), d_L_d_out)
         # Max-pool backward: each window's gradient goes to the block holding its maximum. Once the
         # routes (four masks of booleans) are known, the conv output is needed no more, and its gradient
         # is written over it: one big array fewer passing through the cache (measured ~7% faster
@@ -607,7 +643,7 @@ class Flatten(Layer):
         """Reshape the gradient back to the input's shape."""
         require_forward(self, "last_input_shape")
         n, *rest = self.last_input_shape
-        d_L_d_out = require_gradient(d_L_d_out, (n, int(np.prod(rest))), self)
+        d_L_d_out = require_gradient(d_L_d_out, (n, math.prod(rest)), self)
         return d_L_d_out.reshape(self.last_input_shape)
 
     def config(self) -> dict:
@@ -638,7 +674,8 @@ class Dense(Layer):
         self.last_input: np.ndarray | None = None
 
     def forward(self, X: np.ndarray) -> np.ndarray:
-        """- ``X``: shape ``(n, input_len)``. Returns ``(n, nodes)``."""
+        """- ``X``: shape ``(n, input_len)``, in any memory layout (NumPy hands a transposed one
+          to BLAS as it is). Returns ``(n, nodes)``."""
         X = self.require_input(X)
         self.last_input = X
         return X @ self.weights + self.biases
@@ -648,12 +685,17 @@ class Dense(Layer):
 
         - ``d_L_d_weights = X.T @ d_L_d_out`` ``(input_len, nodes)`` (summed over the batch),
         - ``d_L_d_biases = sum of d_L_d_out over the batch`` ``(nodes,)``,
-        - returns ``d_L_d_input = d_L_d_out @ weights.T`` ``(n, input_len)``.
+        - returns ``d_L_d_input = d_L_d_out @ weights.T`` ``(n, input_len)``, laid out in memory as
+          the input was: when the input came with the image index last (``ConvPool``'s output,
+          flattened), as the transpose of ``weights @ d_L_d_out.T``, so that the layer before
+          reads it without copying.
         """
         require_forward(self)
         d_L_d_out = require_gradient(d_L_d_out, (len(self.last_input), self.nodes), self)
         self.d_L_d_weights = self.last_input.T @ d_L_d_out
         self.d_L_d_biases = d_L_d_out.sum(axis=0)
+        if self.last_input.T.flags.c_contiguous and not self.last_input.flags.c_contiguous:
+            return (self.weights @ d_L_d_out.T).T
         return d_L_d_out @ self.weights.T
 
     def require_input(self, X: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ def train_on_batch(model, images: np.ndarray, labels: np.ndarray, optimizer: Opt
     """
     loss, probabilities = model.loss_and_grads(images, labels)
     optimizer.step(model.params(), model.grads(), lr)
-    return loss, int(np.sum(np.argmax(probabilities, axis=1) == labels))
+    return loss, int(np.count_nonzero(np.argmax(probabilities, axis=1) == labels))
 
 
 @dataclass
