@@ -11,8 +11,8 @@ import pytest
 
 from cnn_lib import Conv3x3, MaxPool2, Softmax
 from cnn_lib.fast import Conv, ConvPool, Dense, Flatten, MaxPool2x2, ReLU, softmax_cross_entropy
-from cnn_lib.fast.layers import (batch_last, patch_filters, patch_filters_gradient, pool_window_columns, pool_window_patches,
-                                 pool_window_patches_col2im)
+from cnn_lib.fast.layers import (batch_last, patch_filters, patch_filters_gradient, pool_window_columns,
+                                 pool_window_patches, pool_window_patches_col2im, routes_to_maxima)
 from cnn_lib.data import load_subset
 from cnn_lib.gradcheck import check_function
 
@@ -186,6 +186,37 @@ def test_shapes_and_he_initialisation():
     first.forward(np.zeros((1, 5, 5, 1)))
     assert first.backward(np.ones((1, 3, 3, 8))) is None
     assert set(first.params()) == {"filters"}
+
+
+@pytest.mark.parametrize("ties", ["first", "all"])
+def test_routes_to_maxima_on_every_pattern_of_tied_maxima(ties):
+    """All 15 ways a window's maximum can sit at one or more of its four positions: with "first"
+    exactly the position np.argmax picks, with "all" every position holding the maximum."""
+    patterns = np.array([[(code >> s) & 1 for s in range(4)] for code in range(1, 16)], dtype=float)
+    positions = list((patterns * 2.0 - 1.0).T)               # 1 where the maximum is, -1 elsewhere
+    routes = routes_to_maxima(positions, np.ones(15), ties)
+    expected = patterns.T.astype(bool) if ties == "all" else np.eye(4, dtype=bool)[np.argmax(patterns, axis=1)].T
+    np.testing.assert_array_equal(routes, expected)
+
+
+def test_flatten_and_dense_pass_an_image_index_last_layout_through_without_copying():
+    """ConvPool's output (n, ph, pw, F) lies (ph, pw, F, n) in memory: Flatten gives a view, Dense reads
+    it as it is and returns its input gradient in the same layout, with the numbers of a C-ordered input."""
+    X = rng(60).standard_normal((5, 3, 3, 4))
+    last = batch_last(X)                                        # same values, image index last in memory
+    flat, dense = Flatten(), Dense(36, 7, rng(61))
+    flat_last = flat.forward(last)
+    assert np.shares_memory(flat_last, last) and flat_last.T.flags.c_contiguous
+    G = rng(62).standard_normal((5, 7))
+    out_last = dense.forward(flat_last)
+    d_last = flat.backward(dense.backward(G))
+    d_weights_last = dense.d_L_d_weights
+    assert d_last.transpose(1, 2, 3, 0).flags.c_contiguous       # (h, w, c, n) in memory, like the input
+    out = dense.forward(Flatten().forward(X))
+    d = dense.backward(G).reshape(X.shape)
+    assert d.flags.c_contiguous
+    for a, b in [(out_last, out), (d_last, d), (d_weights_last, dense.d_L_d_weights)]:
+        np.testing.assert_allclose(a, b, rtol=0, atol=EXACT)
 
 
 # --- ConvPool: Conv -> (ReLU) -> MaxPool2x2 in one layer -------------------------------------
