@@ -26,18 +26,14 @@ def softmax_cross_entropy(scores: np.ndarray, labels: np.ndarray) -> tuple[float
     """
     scores, labels = require_scores_and_labels(scores, labels)
     n = len(labels)
-    rows = np.arange(n)
     shifted = scores - scores.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    totals = exp.sum(axis=1, keepdims=True)
-    probabilities = exp / totals
-    # log p[y] = shifted[y] - ln(total): only the n entries the loss needs (one log per image)
-    loss = float(np.sum(np.log(totals[:, 0]) - shifted[rows, labels])) / n
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    probabilities = np.exp(log_probs)
+    loss = float(-log_probs[np.arange(n), labels].mean())
 
     d_L_d_scores = probabilities.copy()
-    d_L_d_scores[rows, labels] -= 1
-    d_L_d_scores /= n
-    return loss, d_L_d_scores, probabilities
+    d_L_d_scores[np.arange(n), labels] -= 1
+    return loss, d_L_d_scores / n, probabilities
 
 
 def require_scores_and_labels(scores, labels) -> tuple[np.ndarray, np.ndarray]:
