@@ -79,9 +79,9 @@ def test_retraining_the_recipe_reproduces_the_shipped_network(name, full_mnist):
     (about 1 minute for the tutorial's recipe and 2.5 minutes for the deep one, on two cores).
 
     On the machine type that trained them the numbers come out bit for bit for the one-image-per-step
-    network, and to float32 rounding for the mini-batch ones (the first 50 batch losses to 1e-6 and 2e-6:
-    the tutorial's batches of 64 are now computed whole, not in two halves, and the deep network's second
-    convolution's input gradient was reordered). Another CPU's BLAS (or a faster
+    network, and to float32 rounding for the mini-batch ones (the first 50 batch losses to 1e-6: the
+    tutorial's batches of 64 are now computed whole, not in two halves, and with the image index last,
+    and the deep network's second convolution's input gradient was reordered). Another CPU's BLAS (or a faster
     layer) rounds float32 products differently, and SGD amplifies the difference: measured
     when ConvPool's arithmetic was reordered, the batch losses agreed to 3e-6 over the first 50
     batches, then drifted apart (1e-3 after ~200 batches for the tutorial network, ~400 for the deep
