@@ -551,11 +551,11 @@ class ConvPool(Conv):
         k, F, C = self.kernel_size, self.num_filters, self.in_channels
         if self.relu:
             d_L_d_out = d_L_d_out * (self.last_output > 0)
-        d_pooled = scratch(self, "d_pooled", self.last_pooled.shape, d_L_d_out.dtype)   # (F, M) or (M, F)
         if C == 1:                                                       # blocks (F, M), M = (i, j, m)
+            d_pooled = scratch(self, "d_pooled", self.last_pooled.shape, d_L_d_out.dtype)
             np.copyto(d_pooled.reshape(F, *d_L_d_out.shape[1:3], -1), d_L_d_out.transpose(3, 1, 2, 0))
-        else:
-            np.copyto(d_pooled.reshape(d_L_d_out.shape), d_L_d_out)
+        else:                                                            # blocks (M, F): a view, as a rule
+            d_pooled = d_L_d_out.reshape(self.last_pooled.shape)
         # Max-pool backward: each window's gradient goes to the block holding its maximum. Once the
         # routes (four masks of booleans) are known, the conv output is needed no more, and its gradient
         # is written over it: one big array fewer passing through the cache (measured ~7% faster
